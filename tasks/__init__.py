@@ -1,0 +1,1 @@
+"""Suites (TOML) and task data shipped with ttc-bench (installed as ttc_bench.tasks)."""
