@@ -46,6 +46,8 @@ class Prompt:
 class Verdict:
     correct: bool
     partial: float  # 0..1; equals float(correct) for families without partial credit
+    # Family-specific figures stored on the sample row (e.g. crossword letters/words).
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 def item_rng(seed: int, task: str, level: str, index: int) -> random.Random:
@@ -215,4 +217,9 @@ def data_file(name: str):
     """A file shipped in the project's tasks/ folder (installed as the ttc_bench.tasks package)."""
     from importlib.resources import files
 
-    return files("ttc_bench.tasks").joinpath(name)
+    try:
+        return files("ttc_bench.tasks").joinpath(name)
+    except ModuleNotFoundError:  # running from a source tree that is not installed
+        from pathlib import Path
+
+        return Path(__file__).resolve().parents[2] / "tasks" / name
