@@ -1,0 +1,192 @@
+"""Integration: the real CLI, runner, client and store against a scripted fake endpoint."""
+
+import json
+import re
+import subprocess
+import threading
+import sys
+from pathlib import Path
+
+import pytest
+
+from fake_server import Fault, FakeServer
+
+ROW_FIELDS = {
+    "run_id", "task", "level", "item", "budget", "sample", "seed", "response", "reasoning", "answer",
+    "parse_ok", "correct", "partial", "finish_reason", "truncated", "prompt_tokens", "completion_tokens",
+    "reasoning_tokens", "latency_s", "attempts", "error", "cached",
+}
+
+
+def add_answer(request):
+    """A perfect arithmetic model: reads 'Compute a + b.' and answers."""
+    text = request["messages"][0]["content"]
+    a, b = map(int, re.search(r"Compute (\d+) \+ (\d+)", text).groups())
+    return f"{a} plus {b} is {a + b}. <answer>{a + b}</answer>"
+
+
+def run_dir(out: Path) -> Path:
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    return folder
+
+
+def rows_of(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir(out) / "samples.jsonl").read_text().splitlines()]
+
+
+def base_args(server, out):
+    return ["run", "--model", "fake-model", "--base-url", server.base_url, "--out", out, "--no-progress",
+            "--tasks", "arithmetic:add-1d", "--limit", "3"]
+
+
+def test_run_writes_rows_manifest_summary_and_table(tmp_path, run_cli):
+    with FakeServer(add_answer) as server:
+        code, out, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "forced:32", "--samples", "2")
+        assert code == 0, err
+        assert len(server.chat_requests()) == 3 * 2 * 2
+    rows = rows_of(tmp_path)
+    assert len(rows) == 12
+    assert all(ROW_FIELDS <= row.keys() for row in rows)
+    assert all(row["correct"] and row["error"] is None for row in rows)
+    assert {(r["item"], r["budget"], r["sample"]) for r in rows} == {
+        (f"arithmetic/add-1d/{i:04d}", b, j) for i in range(3) for b in ("tokens:64", "forced:32") for j in range(2)
+    }
+    folder = run_dir(tmp_path)
+    summary = json.loads((folder / "summary.json").read_text())
+    overall = [g for g in summary["groups"] if g["level"] is None]
+    assert [g["budget"] for g in overall] == ["tokens:64", "forced:32"]
+    assert all(g["pass@1"]["mean"] == 1.0 and g["points"][1]["maj"]["mean"] == 1.0 for g in overall)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["endpoint"]["model"] == "fake-model"
+    assert "pass@1" in out and "maj@2" in out and "forced:32" in out
+
+
+def test_request_parameters_and_per_sample_seeds(tmp_path, run_cli):
+    with FakeServer(add_answer) as server:
+        code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "3", "--temperature", "0.5")
+        assert code == 0, err
+        requests = server.chat_requests()
+    assert all(r["max_tokens"] == 64 and r["temperature"] == 0.5 and r["model"] == "fake-model" for r in requests)
+    seeds = [r["seed"] for r in requests]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_rerun_resumes_without_new_requests_and_extends_samples(tmp_path, run_cli):
+    with FakeServer(add_answer) as server:
+        assert run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "2")[0] == 0
+        first = len(server.chat_requests())
+        assert run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "2")[0] == 0
+        assert len(server.chat_requests()) == first  # nothing requested twice
+        assert run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "3")[0] == 0
+        assert len(server.chat_requests()) == first + 3  # only the new sample index
+    rows = rows_of(tmp_path)
+    assert len({r["key"] for r in rows}) == len(rows) == 9
+
+
+def test_forced_budget_asks_for_the_answer_when_cut_off(tmp_path, run_cli):
+    def responder(request):
+        if len(request["messages"]) == 1:  # the reasoning turn: runs out of budget
+            return {"content": "let me think " * 5, "finish_reason": "length",
+                    "usage": {"prompt_tokens": 10, "completion_tokens": request["max_tokens"], "total_tokens": 0}}
+        return {"content": "<answer>" + add_answer(request).split("<answer>")[1],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 0}}
+
+    with FakeServer(responder) as server:
+        code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "forced:16", "--samples", "1")
+        assert code == 0, err
+        requests = server.chat_requests()
+    reasoning_turns = [r for r in requests if len(r["messages"]) == 1]
+    answer_turns = [r for r in requests if len(r["messages"]) == 3]
+    assert len(reasoning_turns) == len(answer_turns) == 3
+    assert all(r["max_tokens"] == 16 for r in reasoning_turns)
+    assert all(r["max_tokens"] == 24 for r in answer_turns)  # the family's answer_tokens
+    for r in answer_turns:
+        assert [m["role"] for m in r["messages"]] == ["user", "assistant", "user"]
+        assert "final answer" in r["messages"][-1]["content"]
+    for row in rows_of(tmp_path):
+        assert row["correct"] and row["truncated"] and row["forced_answer"]
+        assert row["completion_tokens"] == 16 + 4 and row["reasoning_tokens"] == 16
+        assert row["prompt_tokens"] == 40
+
+
+def test_transient_faults_are_retried_and_counted(tmp_path, run_cli):
+    seen: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def flaky(request):
+        # Every distinct request first meets a 429 (with Retry-After), then a 503.
+        with lock:
+            seen[request["seed"]] = tries = seen.get(request["seed"], 0) + 1
+        if tries == 1:
+            return Fault(429, headers={"Retry-After": "0"})
+        if tries == 2:
+            return Fault(503)
+        return add_answer(request)
+
+    with FakeServer(flaky) as server:
+        code, out, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "2")
+        assert code == 0, err
+    rows = rows_of(tmp_path)
+    assert all(r["error"] is None and r["correct"] for r in rows)
+    assert all(r["attempts"] == 3 for r in rows)
+    summary = json.loads((run_dir(tmp_path) / "summary.json").read_text())
+    assert summary["retries"] == 2 * len(rows)
+
+
+def test_permanent_sample_failure_is_an_error_not_a_wrong_answer(tmp_path, run_cli):
+    def responder(request):
+        if "Compute 1 +" in request["messages"][0]["content"] or request.get("seed", 0) % 2:
+            return Fault(400, body='{"error": {"message": "context too long"}}')
+        return add_answer(request)
+
+    with FakeServer(responder) as server:
+        code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "4")
+        assert code == 0, err
+    rows = rows_of(tmp_path)
+    errored = [r for r in rows if r["error"]]
+    assert errored and all("400" in r["error"] and r["attempts"] == 1 for r in errored)
+    summary = json.loads((run_dir(tmp_path) / "summary.json").read_text())
+    overall = [g for g in summary["groups"] if g["level"] is None][0]
+    assert overall["errors"] == len(errored)
+    assert overall["pass@1"]["mean"] == 1.0  # errors are excluded, not counted wrong
+
+
+def test_wrong_api_key_stops_with_one_line_and_exit_2(tmp_path, run_cli, monkeypatch):
+    monkeypatch.setenv("TTC_TEST_KEY", "sk-wrong")
+    with FakeServer(add_answer, required_key="sk-right") as server:
+        code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:8", "--api-key-env", "TTC_TEST_KEY")
+        assert not server.chat_requests()
+    assert code == 2
+    assert err.count("\n") == 1 and "401" in err and "TTC_TEST_KEY" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tasks", "nonsense"], "unknown task family 'nonsense'"),
+        (["--tasks", "arithmetic:L99"], "no level 'L99'"),
+        (["--budgets", "tokens:lots"], "bad budget 'tokens:lots'"),
+        (["--samples", "0"], "--samples must be a positive"),
+        (["--budgets", "effort:high"], "reasoning_effort"),
+        (["--suite", "nope"], "unknown suite 'nope'"),
+        (["--model", "m", "--base-url", "http://127.0.0.1:9/v1"], "cannot reach http://127.0.0.1:9/v1"),
+        (["--model", "m", "--base-url", "ftp://x"], "must start with http"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
+    # A real subprocess: proves there is no traceback and the exit code is 2.
+    proc = subprocess.run(
+        [sys.executable, "-m", "ttc_bench.cli", "run", "--out", str(tmp_path), "--no-progress", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+def test_out_pointing_at_a_file_is_rejected(tmp_path, run_cli):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    with FakeServer(add_answer) as server:
+        code, _, err = run_cli(*base_args(server, target), "--budgets", "tokens:8", "--run-id", "r")
+    assert code == 2 and "error:" in err

@@ -1,0 +1,378 @@
+"""Multiple choice: a built-in offline set with close distractors, or a dataset.
+
+Options (keys of the task's table in a suite; all optional)
+-----------------------------------------------------------
+``preset``
+    ``"gpqa-diamond"``, ``"mmlu"``, ``"mmlu-pro"`` or ``"arc-challenge"``: a Hugging Face Hub
+    dataset with a known column layout (loaded with ``datasets.load_dataset``).
+``path``
+    A local ``.json``/``.jsonl``/``.csv``/``.parquet`` file (relative paths start at the
+    working directory). With ``preset``, the file is read with that preset's columns (an
+    offline copy of the dataset); without, with ``columns``.
+``columns``
+    How a local file keeps its questions (default ``{question = "question", choices =
+    "choices", answer = "answer"}``)::
+
+        question = "q"                  # the question text (default "question")
+        # exactly one option layout:
+        choices = "opts"                # one column holding a list of option texts, or a
+                                        #   {text = [...], label = [...]} table (ARC style)
+        options = ["A", "B", "C", "D"]  # one column per option, in order
+        correct = "right"               # GPQA style: the correct text ...
+        incorrect = ["w1", "w2", "w3"]  # ... and the wrong ones (no answer column then)
+        answer = "ans"                  # which option is right (not with correct)
+        answer_format = "auto"          # auto | letter | index | text
+        subject = "topic"               # optional, recorded in each item's meta
+
+    ``answer`` under ``auto``: when the choices carry labels, the label ("C", "3"); else an
+    integer is a 0-based index and a string is a letter ("B", "(b)"), a 0-based index
+    ("2") or the exact text of the correct option. A string that reads two ways naming
+    different options is an error asking for ``answer_format``. Empty options (padding) and
+    repeated texts are dropped. A CSV cell may hold a JSON list for ``choices``.
+``split``, ``subset`` (alias ``config``)
+    Override a preset's Hub split/config (e.g. ``subset = "abstract_algebra"`` for MMLU).
+``shuffle``
+    ``true`` (default): every sample sees the options in its own order (see below).
+
+Without ``preset`` and ``path`` the built-in arithmetic set is used (levels easy, medium,
+hard); with a dataset there is one level, ``all``, whose item i is row ``perm[i]`` of a
+permutation of all rows seeded by ``(seed, task, level)``, so ``--limit`` never changes one.
+
+Option order: ``item.messages`` shows the options in the dataset's order (GPQA's correct
+text is placed at a position fixed by the question), and so does sample 0, so one-sample
+runs match the usual presentation. Sample j >= 1 of an item sees them permuted by an RNG
+seeded from ``sha256(item id, j)``, recorded as
+``prompt.meta["order"]`` (``order[k]`` = original index of the option shown as letter k).
+``item.gold`` and parsed answers are ORIGINAL letters, so votes count the same underlying
+option whatever letter each sample saw it under. This cancels the position bias that
+otherwise inflates agreement between samples.
+
+Answer extraction (on the output's tail, linear time; letters outside the item's range never
+count), first that applies:
+  1. the last ``Answer: X`` ("**Answer:** (b).", "Final answer: \\boxed{B}"); a letter out of
+     range there means None: the model committed to no valid option. If no letter follows
+     it but the line's text equals one option's text (``Answer: 1,483,492``), that option;
+  2. the last ``answer is X`` ("The correct answer is (C)");
+  3. the last ``\\boxed{X}`` / ``\\boxed{\\text{X}}`` (or a boxed option text);
+  4. the last capital letter in parentheses ``(C)`` or alone on a line (``**C**``, ``C.``).
+A bare "a"/"I" followed by a word ("Answer: I think...", "the answer is a bit...") is
+English, not a choice. Step 4 never reads mid-sentence capitals (the article "A").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from typing import Any
+
+from ..errors import UserError
+from .base import Item, Prompt, TaskAdapter, Verdict, item_id, item_rng, register, tail
+from .mcq_datasets import LETTERS, PRESETS, Row, Source, load_rows, make_source
+
+INSTRUCTION = "Think step by step, then finish with a line 'Answer: X' where X is the letter of your choice."
+
+# ---- the built-in set ---------------------------------------------------------------
+# level -> (operation, digits of a, digits of b, options, description)
+GENERATED: dict[str, tuple[str, int, int, int, str]] = {
+    "easy": ("+", 2, 2, 4, "two-digit sum, 4 options off by a carry or a swapped digit"),
+    "medium": ("*", 3, 2, 4, "3-digit x 2-digit product, 4 close options (same first and last digit)"),
+    "hard": ("*", 4, 4, 6, "4-digit x 4-digit product, 6 options differing in one or two middle digits"),
+}
+
+
+def _number(rng: random.Random, digits: int) -> int:
+    return rng.randint(10 ** (digits - 1), 10**digits - 1)
+
+
+def _perturb(rng: random.Random, value: int, frozen_head: int, frozen_tail: int) -> int:
+    """One slip a person makes in long arithmetic, away from the frozen leading/trailing digits.
+
+    Frozen digits keep distractors "close": a last-digit or magnitude check cannot rule them out.
+    """
+    digits = list(str(value))
+    positions = range(frozen_head, len(digits) - frozen_tail)
+    if not positions:
+        return value
+    pos = rng.choice(positions)
+    power = 10 ** (len(digits) - 1 - pos)
+    kind = rng.random()
+    if kind < 0.4:  # a dropped or extra carry
+        return value + rng.choice((-1, 1)) * power
+    if kind < 0.7 and pos + 1 < len(digits) - frozen_tail:  # two neighbouring digits swapped
+        digits[pos], digits[pos + 1] = digits[pos + 1], digits[pos]
+        return int("".join(digits))
+    digits[pos] = str((int(digits[pos]) + rng.choice((-2, -1, 1, 2))) % 10)  # one digit misread
+    return int("".join(digits))
+
+
+def _differing_digits(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b))
+
+
+def close_distractors(rng: random.Random, correct: int, count: int, level: str) -> list[int]:
+    """``count`` distinct wrong values as long as ``correct``, each a slip away from another option.
+
+    Perturbing a random option (not always the correct one) keeps the correct value from
+    being the obvious "centre" every distractor was derived from.
+    """
+    head, tail_, max_diff = {"easy": (0, 0, 2), "medium": (1, 1, 2), "hard": (2, 1, 2)}[level]
+    text = str(correct)
+    chosen: list[int] = []
+    for _ in range(2000):  # ample: there are always far more candidates than needed
+        if len(chosen) == count:
+            return chosen
+        base = rng.choice([correct, *chosen])
+        candidate = _perturb(rng, base, head, tail_)
+        shown = str(candidate)
+        if (
+            candidate > 0
+            and len(shown) == len(text)
+            and candidate != correct
+            and candidate not in chosen
+            and shown[:head] == text[:head]
+            and shown[len(shown) - tail_ :] == text[len(text) - tail_ :]
+            and _differing_digits(shown, text) <= max_diff
+        ):
+            chosen.append(candidate)
+    # Unreachable for the shipped levels; kept so a new level can never loop forever.
+    step = 10 if tail_ else 1
+    offset = step
+    while len(chosen) < count:
+        if correct + offset not in chosen:
+            chosen.append(correct + offset)
+        offset += step
+    return chosen
+
+
+def generated_question(seed: int, task: str, level: str, index: int) -> tuple[str, list[str], int, str]:
+    """(question, option texts, index of the correct one, expression) for one built-in item."""
+    op, a_digits, b_digits, n_options, _ = GENERATED[level]
+    rng = item_rng(seed, task, level, index)
+    a, b = _number(rng, a_digits), _number(rng, b_digits)
+    correct = a + b if op == "+" else a * b
+    values = close_distractors(rng, correct, n_options - 1, level)
+    answer = rng.randrange(n_options)  # the correct option's place in the unshuffled list
+    values.insert(answer, correct)
+    expression = f"{a} {op} {b}"
+    return f"What is {expression}?", [f"{value:,}" for value in values], answer, expression
+
+
+# ---- prompts ------------------------------------------------------------------------
+
+
+def render(question: str, options: list[str]) -> list[dict[str, str]]:
+    lines = [f"({LETTERS[i]}) {option}" for i, option in enumerate(options)]
+    content = f"{question}\n\n" + "\n".join(lines) + f"\n\n{INSTRUCTION}"
+    return [{"role": "user", "content": content}]
+
+
+def sample_order(item_key: str, sample: int, count: int) -> list[int]:
+    """A permutation of range(count) fixed by (item, sample); sha256 so it survives restarts."""
+    digest = hashlib.sha256(f"{item_key}/sample/{sample}".encode()).digest()
+    order = list(range(count))
+    random.Random(int.from_bytes(digest[:8], "big")).shuffle(order)
+    return order
+
+
+# ---- answer extraction --------------------------------------------------------------
+# Every search runs on a bounded tail; letter checks look at an 80-character window after a
+# marker, so the one repeated group below never sees more than 80 characters.
+
+_ANSWER_COLON = re.compile(r"answer[*_ \t]{0,4}[:：]", re.IGNORECASE)
+_ANSWER_IS = re.compile(r"answer\s{1,3}is\b", re.IGNORECASE)
+_BOXED = "\\boxed{"
+_LEAD = re.compile(r"(?:[\s*_`$(\[{:]|\\(?:boxed|text|textbf|mathbf|mathrm)\{|option\b|choice\b)*", re.IGNORECASE)
+_LETTER = re.compile(r"([A-Za-z])(?![A-Za-z0-9'’])")
+_WORD_FOLLOWS = re.compile(r"[ \t]+[A-Za-z]")
+_PAREN_LETTER = re.compile(r"\(([A-Z])\)")
+_LINE_LETTER = re.compile(r"^[ \t*_`$(\[]*([A-Z])[ \t*_`$)\].:]*$", re.MULTILINE)
+_WINDOW = 80
+
+
+def _letter_after(text: str, start: int) -> str | None:
+    """The choice letter right after a marker ("Answer:", "answer is"), or None."""
+    window = text[start : start + _WINDOW]
+    rest = window[_LEAD.match(window).end() :]
+    match = _LETTER.match(rest)
+    if not match:
+        return None
+    letter = match.group(1)
+    if letter in "aAiI" and _WORD_FOLLOWS.match(rest, 1):
+        return None  # "a bit", "I think": a word, not a choice
+    return letter.upper()
+
+
+def _normalize(text: str) -> str:
+    """Option text as compared with a model's words: no markup, case, commas or spaces."""
+    text = text.replace("\\boxed{", "").replace("\\text{", "")
+    text = re.sub(r"[\s$*`{},]", "", text.lower())
+    return text.rstrip(".")
+
+
+def _option_named(text: str, options: list[str]) -> int | None:
+    """The shown position of the option whose text ``text`` is, if exactly one matches."""
+    wanted = _normalize(text)
+    hits = [i for i, option in enumerate(options) if wanted and _normalize(option) == wanted]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    last = None
+    for match in pattern.finditer(text):
+        last = match
+    return last
+
+
+def _boxed_content(text: str, start: int) -> str:
+    end = text.find("}", start)
+    # "\boxed{\text{B}}": the first "}" closes \text; the content is what matters anyway.
+    return text[start : end if end >= 0 else start + _WINDOW][:_WINDOW]
+
+
+def shown_choice(text: str, options: list[str]) -> int | None:
+    """The shown position (0 = A) a response chooses among ``options``, or None."""
+    text = tail(text)
+    valid = LETTERS[: len(options)]
+
+    def position(letter: str | None) -> int | None:
+        return valid.index(letter) if letter and letter in valid else None
+
+    marker = _last(_ANSWER_COLON, text)
+    if marker:
+        letter = _letter_after(text, marker.end())
+        if letter:
+            return position(letter)  # committed to a letter: out of range means no valid answer
+        line = text[marker.end() :].lstrip().split("\n", 1)[0][:_WINDOW * 4]
+        named = _option_named(line, options)
+        if named is not None:
+            return named
+    marker = _last(_ANSWER_IS, text)
+    if marker and position(_letter_after(text, marker.end())) is not None:
+        return position(_letter_after(text, marker.end()))
+    boxed = text.rfind(_BOXED)
+    if boxed >= 0:
+        found = position(_letter_after(text, boxed))
+        if found is None:
+            found = _option_named(_boxed_content(text, boxed + len(_BOXED)), options)
+        if found is not None:
+            return found
+    return _standalone(text, valid)
+
+
+def _standalone(text: str, valid: str) -> int | None:
+    """The last "(C)" or line holding only a letter: the few clear places a bare letter is a choice."""
+    best_at, best = -1, None
+    for pattern in (_PAREN_LETTER, _LINE_LETTER):
+        for match in pattern.finditer(text):
+            if match.group(1) in valid and match.start() > best_at:
+                best_at, best = match.start(), valid.index(match.group(1))
+    return best
+
+
+# ---- the family ---------------------------------------------------------------------
+
+
+@register
+class MultipleChoice(TaskAdapter):
+    name = "mcq"
+    summary = "multiple choice: built-in arithmetic with close distractors, or GPQA/MMLU/MMLU-Pro/ARC/local files"
+    levels = {level: spec[4] for level, spec in GENERATED.items()}
+    default_levels = ("easy", "medium", "hard")
+    answer_tokens = 16
+    final_answer_request = (
+        "Time is up. Reply now with only your final answer as a line 'Answer: X', "
+        "where X is the letter of your choice."
+    )
+
+    def configure(self, options: dict[str, Any]) -> None:
+        self.shuffle = options.pop("shuffle", True)
+        if not isinstance(self.shuffle, bool):
+            raise UserError(f"mcq option shuffle must be true or false, got {self.shuffle!r}")
+        self.source = _source(options)
+        if self.source is not None:
+            origin = self.source.preset or self.source.path.name  # type: ignore[union-attr]
+            # Instance attributes: the level list follows this task's configuration.
+            self.levels = {"all": f"every question of {origin}, in a seeded random order"}
+            self.default_levels = ("all",)
+        self._rows: list[Row] | None = None
+        self._perms: dict[tuple[int, str], list[int]] = {}
+
+    # -- datasets
+    def rows(self) -> list[Row]:
+        """The dataset, loaded and checked on first use, then kept for this adapter's life."""
+        if self._rows is None:
+            assert self.source is not None
+            self._rows = load_rows(self.source)
+        return self._rows
+
+    def available(self, level: str) -> int | None:
+        self.check_level(level)
+        return None if self.source is None else len(self.rows())
+
+    def _row_for(self, seed: int, level: str, index: int) -> tuple[int, Row]:
+        rows = self.rows()
+        if not 0 <= index < len(rows):
+            raise UserError(
+                f"task {self.task!r} has {len(rows)} questions; ask for at most {len(rows)} items (items / --limit)"
+            )
+        key = (seed, level)
+        if key not in self._perms:
+            perm = list(range(len(rows)))
+            item_rng(seed, self.task, level, -1).shuffle(perm)
+            self._perms[key] = perm
+        row_index = self._perms[key][index]
+        return row_index, rows[row_index]
+
+    # -- items
+    def item(self, seed: int, level: str, index: int) -> Item:
+        self.check_level(level)
+        if self.source is None:
+            question, options, answer, expression = generated_question(seed, self.task, level, index)
+            meta: dict[str, Any] = {"source": "generated", "expression": expression}
+        else:
+            row_index, row = self._row_for(seed, level, index)
+            question, options, answer = row.question, list(row.options), row.answer
+            meta = {"source": self.source.preset or str(self.source.path), "row": row_index, "subject": row.subject}
+        meta.update(question=question, options=options, answer_index=answer)
+        return Item(
+            id=item_id(self.task, level, index),
+            task=self.task,
+            level=level,
+            messages=render(question, options),
+            gold=LETTERS[answer],
+            meta=meta,
+        )
+
+    def prompt(self, item: Item, sample: int) -> Prompt:
+        options = item.meta["options"]
+        # Sample 0 sees the canonical order (as published results do, and as `show` prints
+        # next to the gold letter); the others each see their own permutation.
+        if not self.shuffle or sample == 0:
+            return Prompt(item.messages, meta={"order": list(range(len(options)))})
+        order = sample_order(item.id, sample, len(options))
+        return Prompt(render(item.meta["question"], [options[i] for i in order]), meta={"order": order})
+
+    def parse(self, text: str, item: Item, prompt: Prompt) -> str | None:
+        options = item.meta["options"]
+        order = prompt.meta.get("order") or list(range(len(options)))
+        shown = shown_choice(text, [options[i] for i in order])
+        return None if shown is None else LETTERS[order[shown]]
+
+    def verify(self, item: Item, answer: str) -> Verdict:
+        correct = answer == item.gold
+        return Verdict(correct, float(correct))
+
+
+def _source(options: dict[str, Any]) -> Source | None:
+    """Pops the dataset options; None means the built-in set."""
+    preset, path, columns, split = (options.pop(key, None) for key in ("preset", "path", "columns", "split"))
+    subset, config = options.pop("subset", None), options.pop("config", None)
+    if subset is not None and config is not None and subset != config:
+        raise UserError(f"mcq: subset {subset!r} and config {config!r} disagree; give one")
+    subset = subset if subset is not None else config
+    if preset is None and path is None:
+        if columns is not None or split is not None or subset is not None:
+            raise UserError(f"mcq: columns/split/subset need a dataset: add preset ({', '.join(PRESETS)}) or path")
+        return None
+    return make_source(preset, path, columns, split, subset)

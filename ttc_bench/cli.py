@@ -1,0 +1,192 @@
+"""Command line: argument parsing and error reporting only; the work lives in the modules.
+
+Heavy libraries (openai, numpy, rich, datasets, matplotlib) are imported inside the
+commands so that ``ttc-bench --help`` starts instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import UserError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like every other bad input
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a sweep (items x budgets x samples) and print accuracy vs compute",
+        description=(
+            "Run a sweep of items x reasoning budgets x samples and score it. With no model "
+            "flags it serves the embedded SmolLM2-135M-Instruct through llama.cpp on 127.0.0.1; "
+            "with --model/--base-url it uses any OpenAI-compatible endpoint. Re-running the same "
+            "command resumes: only missing samples are requested."
+        ),
+    )
+    p.add_argument("--suite", help="suite name (quick, standard, ci-smoke) or path to a .toml suite (default: quick)")
+    p.add_argument("--model", help="model name at the endpoint (omit both --model and --base-url for the embedded model)")
+    p.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (default with --model: OpenAI)")
+    p.add_argument("--api-key-env", help="environment variable holding the API key (default: OPENAI_API_KEY); the key is never stored")
+    p.add_argument("--api", choices=("openai", "vllm", "anthropic-compat", "gemini-compat", "generic"), help="endpoint flavour: how budgets map to request fields (default: generic; openai for api.openai.com)")
+    p.add_argument("--tasks", nargs="+", metavar="FAMILY[:LEVEL,...]", help="tasks to run instead of the suite's, e.g. arithmetic:add-1d,mul-2x2 sudoku")
+    p.add_argument("--budgets", nargs="+", metavar="BUDGET", help="reasoning budgets: tokens:N, forced:N[:min=M], effort:LEVEL, thinking:N")
+    p.add_argument("--samples", type=int, help="samples per (item, budget) (default: the suite's)")
+    p.add_argument("--limit", type=int, help="at most this many items per task level")
+    p.add_argument("--seed", type=int, help="suite seed: decides the items and each sample's seed")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the suite's, else 0.7)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling top_p (default: the suite's, else 0.95)")
+    p.add_argument("--out", help="folder for run folders (default: results)")
+    p.add_argument("--run-id", help="name of the run folder (default: suite-model-hash of the settings, so re-runs resume)")
+    p.add_argument("--concurrency", type=int, help="requests in flight (default: 8 remote, 1 for the embedded model)")
+    p.add_argument("--timeout", type=float, help="seconds per request before it is retried (default: 600)")
+    p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
+    p.add_argument("--fresh", action="store_true", help="ignore samples already stored and request everything again")
+    p.add_argument("--no-progress", action="store_true", help="no live progress line")
+
+
+def _add_tasks(sub) -> None:
+    sub.add_parser("tasks", help="list task families, their levels and what each level means")
+    p = sub.add_parser("show", help="print items exactly as the model sees them, with the gold answer")
+    p.add_argument("task", help="task family, e.g. arithmetic")
+    p.add_argument("--level", help="level id (see ttc-bench tasks; default: the family's first default level)")
+    p.add_argument("-n", type=int, default=2, help="how many items (default: 2)")
+    p.add_argument("--seed", type=int, default=0, help="suite seed (default: 0)")
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="serve the embedded model on 127.0.0.1 until Ctrl-C (for use with --base-url)")
+    p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
+    p.add_argument("--port", type=int, help="port (default: a free one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ttc-bench",
+        description="Measure how an LLM's reasoning accuracy scales with test-time compute: "
+        "reasoning budgets x samples, scored as pass@1, pass@k and majority vote against tokens spent.",
+    )
+    parser.add_argument("--version", action="version", version=f"ttc-bench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_run(sub)
+    _add_tasks(sub)
+    _add_serve(sub)
+    return parser
+
+
+def cmd_run(args, argv: list[str]) -> int:
+    from rich.console import Console
+
+    from .report import print_summary
+    from .spec import build_spec
+    from .sweep import run_sweep
+
+    spec = build_spec(
+        args.suite,
+        model=args.model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        api=args.api,
+        tasks=args.tasks,
+        budgets=args.budgets,
+        samples=args.samples,
+        limit=args.limit,
+        seed=args.seed,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        out=args.out,
+        run_id=args.run_id,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        gguf=args.gguf,
+        fresh=args.fresh,
+    )
+    console = Console()
+    result = run_sweep(spec, argv, show_progress=not args.no_progress and sys.stderr.isatty(), log=lambda m: console.print(m, style="dim"))
+    s = result.summary
+    title = f"{s['suite']} on {s['model']}: accuracy %, maj@k = majority vote of k samples"
+    print_summary(s, console, title)
+    console.print(
+        f"{result.stats.done} samples requested, {result.stats.skipped} reused, {s['errors']} errors, "
+        f"{s['retries']} retries."
+    )
+    console.print(f"results: {result.run_dir}", soft_wrap=True
+    )
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    from .adapters.base import families
+
+    for name, cls in sorted(families().items()):
+        print(f"{name}: {cls.summary}")
+        for level, text in cls.levels.items():
+            marker = "*" if level in cls.default_levels else " "
+            print(f"  {marker} {level:<14} {text}")
+    print("(* = default levels)")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .adapters.base import get_family
+
+    adapter = get_family(args.task)()
+    level = args.level or (adapter.default_levels or tuple(adapter.level_ids()))[0]
+    if args.n <= 0:
+        raise UserError("-n must be positive")
+    for item in adapter.items(args.seed, level, args.n):
+        print(f"=== {item.id}")
+        for message in adapter.prompt(item, 0).messages:
+            print(f"[{message['role']}]\n{message['content']}")
+        print(f"[gold] {item.gold}\n")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import time
+
+    from .models.local import embedded_server
+
+    with embedded_server(args.gguf, port=args.port) as (base_url, gguf):
+        model = "smollm2-135m-instruct" if args.gguf is None else gguf.stem
+        print(f"serving {gguf.name} at {base_url} as model {model!r}; Ctrl-C stops it", flush=True)
+        print(f"  ttc-bench run --base-url {base_url} --model {model}", flush=True)
+        while True:
+            time.sleep(3600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "run":
+            return cmd_run(args, ["ttc-bench", *argv])
+        return {"tasks": cmd_tasks, "show": cmd_show, "serve": cmd_serve}[args.command](args)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        hint = " finished samples are saved; re-run the same command to resume." if args.command == "run" else ""
+        print(f"\ninterrupted.{hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""RunSpec: a suite (TOML) plus command-line overrides, validated before any request.
+
+Suite format (tasks/*.toml)::
+
+    name = "quick"
+    description = "..."
+    seed = 0
+    samples = 4
+    budgets = ["forced:32", "forced:128"]
+    temperature = 0.7
+    top_p = 0.95
+
+    [[tasks]]
+    family = "arithmetic"      # a registered family (ttc-bench tasks)
+    name = "arithmetic"        # optional; defaults to the family
+    levels = ["add-1d"]        # optional; defaults to the family's default levels
+    items = 8                  # items per level
+    # any other key is an option of the family (e.g. mcq: preset, path, columns)
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .adapters.base import TaskAdapter, data_file, get_family
+from .errors import UserError
+from .models.budgets import API_FLAVOURS, Budget, check_supported, parse_budgets
+
+DEFAULT_SUITE = "quick"
+SHIPPED_SUITES = ("quick", "standard", "ci-smoke")
+DEFAULT_ITEMS = 10
+SUITE_KEYS = {"name", "description", "seed", "samples", "budgets", "temperature", "top_p", "tasks", "prices"}
+TASK_KEYS = {"family", "name", "levels", "items"}
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    family: str
+    levels: list[str]
+    items: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def adapter(self) -> TaskAdapter:
+        return get_family(self.family)(self.name, dict(self.options))
+
+
+@dataclass
+class RunSpec:
+    suite: str
+    tasks: list[TaskSpec]
+    budgets: list[Budget]
+    samples: int
+    seed: int = 0
+    temperature: float = 0.7
+    top_p: float = 0.95
+    model: str | None = None  # None: the embedded model
+    base_url: str | None = None
+    api: str = "generic"
+    api_key_env: str | None = "OPENAI_API_KEY"
+    concurrency: int | None = None
+    out: Path = Path("results")
+    run_id: str | None = None
+    gguf: str | None = None
+    fresh: bool = False
+    timeout_s: float = 600.0
+    max_attempts: int = 6
+
+    @property
+    def embedded(self) -> bool:
+        return self.base_url is None
+
+    def sampling(self) -> dict:
+        return {"temperature": self.temperature, "top_p": self.top_p}
+
+    def identity(self, endpoint_identity: str) -> dict:
+        """What decides the results (not how many items or samples: those can grow in place)."""
+        return {
+            "endpoint": endpoint_identity,
+            "model": self.model,
+            "api": self.api,
+            "tasks": [{"name": t.name, "family": t.family, "levels": t.levels, "options": t.options} for t in self.tasks],
+            "budgets": [b.label for b in self.budgets],
+            "seed": self.seed,
+            "sampling": self.sampling(),
+        }
+
+    def default_run_id(self, endpoint_identity: str, model_name: str) -> str:
+        digest = hashlib.sha256(json.dumps(self.identity(endpoint_identity), sort_keys=True).encode()).hexdigest()
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model_name).strip("-")[:40] or "model"
+        return f"{self.suite}-{slug}-{digest[:8]}"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["budgets"] = [b.label for b in self.budgets]
+        data["out"] = str(self.out)
+        data.pop("fresh")
+        return data
+
+
+def _suggest(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _reject_unknown(table: dict, known: set[str], where: str) -> None:
+    for key in table:
+        if key not in known:
+            raise UserError(f"{where}: unknown key {key!r}{_suggest(key, known)}; known keys: {', '.join(sorted(known))}")
+
+
+def read_suite(name_or_path: str) -> tuple[str, dict]:
+    """(suite name, parsed TOML) from a shipped suite name or a file path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise UserError(f"suite file {path} not found")
+        text, label = path.read_text(encoding="utf-8"), str(path)
+    else:
+        resource = data_file(f"{name_or_path}.toml")
+        if not resource.is_file():
+            raise UserError(f"unknown suite {name_or_path!r}; shipped suites: {', '.join(SHIPPED_SUITES)} (or give a .toml path)")
+        text, label = resource.read_text(encoding="utf-8"), name_or_path
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"suite {label}: malformed TOML: {exc}") from None
+    _reject_unknown(data, SUITE_KEYS, f"suite {label}")
+    return str(data.get("name") or path.stem), data
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UserError(f"{what} must be a positive whole number, got {value!r}")
+    return value
+
+
+def _task_from_table(table: dict, where: str) -> TaskSpec:
+    if not isinstance(table, dict) or "family" not in table:
+        raise UserError(f"{where}: every [[tasks]] entry needs a family (see ttc-bench tasks)")
+    family = str(table["family"])
+    options = {k: v for k, v in table.items() if k not in TASK_KEYS}
+    levels = table.get("levels")
+    if levels is not None and (not isinstance(levels, list) or not all(isinstance(v, str) for v in levels)):
+        raise UserError(f"{where}: levels must be a list of level names")
+    return TaskSpec(
+        name=str(table.get("name") or family),
+        family=family,
+        levels=list(levels or []),
+        items=_positive_int(table.get("items", DEFAULT_ITEMS), f"{where}: items"),
+        options=options,
+    )
+
+
+def parse_task_arg(text: str) -> TaskSpec:
+    """``family`` or ``family:level1,level2`` from --tasks."""
+    family, _, levels = text.partition(":")
+    if not family:
+        raise UserError(f"bad --tasks entry {text!r}: expected FAMILY or FAMILY:LEVEL[,LEVEL]")
+    return TaskSpec(name=family, family=family, levels=[v for v in levels.split(",") if v], items=DEFAULT_ITEMS)
+
+
+def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
+    """The validated spec: the suite's values, then every flag that is not None."""
+    suite_name, data = read_suite(suite or DEFAULT_SUITE)
+    where = f"suite {suite_name}"
+    tasks_data = data.get("tasks", [])
+    if not isinstance(tasks_data, list):
+        raise UserError(f"{where}: tasks must be an array of tables ([[tasks]])")
+    tasks = [_task_from_table(t, f"{where} task {i + 1}") for i, t in enumerate(tasks_data)]
+    if flags.get("tasks"):
+        tasks = [parse_task_arg(t) for t in flags["tasks"]]
+    budgets = parse_budgets(flags.get("budgets") or list(data.get("budgets", [])))
+    spec = RunSpec(
+        suite=suite_name,
+        tasks=tasks,
+        budgets=budgets,
+        samples=_positive_int(flags["samples"] if flags.get("samples") is not None else data.get("samples", 1), "--samples"),
+        seed=int(flags["seed"] if flags.get("seed") is not None else data.get("seed", 0)),
+        temperature=float(flags["temperature"] if flags.get("temperature") is not None else data.get("temperature", 0.7)),
+        top_p=float(flags["top_p"] if flags.get("top_p") is not None else data.get("top_p", 0.95)),
+    )
+    for key in ("model", "base_url", "api_key_env", "run_id", "gguf"):
+        if flags.get(key) is not None:
+            setattr(spec, key, flags[key])
+    if flags.get("api") is not None:
+        spec.api = flags["api"]
+    if flags.get("out") is not None:
+        spec.out = Path(flags["out"])
+    if flags.get("concurrency") is not None:
+        spec.concurrency = _positive_int(flags["concurrency"], "--concurrency")
+    if flags.get("timeout") is not None:
+        spec.timeout_s = float(flags["timeout"])
+    spec.fresh = bool(flags.get("fresh"))
+    limit = flags.get("limit")
+    if limit is not None:
+        _positive_int(limit, "--limit")
+        for task in spec.tasks:
+            task.items = min(task.items, limit)
+    _validate(spec)
+    return spec
+
+
+def _validate(spec: RunSpec) -> None:
+    if not spec.tasks:
+        raise UserError("no tasks to run; pass --tasks FAMILY[:LEVELS] or a suite with [[tasks]]")
+    if not 0.0 <= spec.temperature <= 2.0:
+        raise UserError(f"temperature must be between 0 and 2, got {spec.temperature}")
+    if not 0.0 < spec.top_p <= 1.0:
+        raise UserError(f"top_p must be in (0, 1], got {spec.top_p}")
+    if spec.api not in API_FLAVOURS:
+        raise UserError(f"unknown --api {spec.api!r}; choose one of {', '.join(API_FLAVOURS)}")
+    if spec.base_url is not None and not spec.model:
+        raise UserError("--base-url needs --model (the model name the endpoint serves)")
+    if spec.base_url is not None and not re.match(r"https?://", spec.base_url):
+        raise UserError(f"--base-url must start with http:// or https://, got {spec.base_url!r}")
+    if spec.model and spec.base_url is None:
+        spec.base_url = "https://api.openai.com/v1"
+        if spec.api == "generic":
+            spec.api = "openai"
+    if spec.gguf and not spec.embedded:
+        raise UserError("--gguf serves a local model; it cannot be combined with --base-url/--model")
+    names = [t.name for t in spec.tasks]
+    for task in spec.tasks:
+        if names.count(task.name) > 1:
+            raise UserError(f"task name {task.name!r} appears twice; give each [[tasks]] entry a distinct name")
+        adapter = task.adapter  # unknown family or option -> UserError
+        if not task.levels:
+            task.levels = list(adapter.default_levels or adapter.level_ids()[:1])
+        for level in task.levels:
+            adapter.check_level(level)
+    for budget in spec.budgets:
+        check_supported(budget, spec.api)

@@ -1,0 +1,137 @@
+"""One sweep end to end: pick the endpoint (embedded or remote), record the manifest,
+run the plan with a live progress line, then score and write summary.json."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import sys
+import time
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from . import __version__
+from .models.client import ChatClient, Endpoint, redact_url
+from .runner import Runner, RunStats
+from .scoring import summarize
+from .spec import RunSpec
+from .store import RunStore
+
+DEFAULT_REMOTE_CONCURRENCY = 8
+
+
+@dataclass
+class SweepResult:
+    run_dir: Path
+    summary: dict
+    stats: RunStats
+
+
+def _versions(embedded: bool) -> dict:
+    names = ["openai", "httpx", "tenacity", "numpy"] + (["llama_cpp_python"] if embedded else [])
+    found = {"ttc-bench": __version__, "python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def redacted_argv(argv: list[str]) -> list[str]:
+    return [redact_url(arg) if "://" in arg else arg for arg in argv]
+
+
+def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | None, argv: list[str]) -> dict:
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {
+        "run_id": run_id,
+        "created": (previous or {}).get("created", now),
+        "updated": now,
+        "spec": {**spec.to_dict(), "base_url": redact_url(spec.base_url) if spec.base_url else None},
+        "endpoint": {
+            "base_url": endpoint.public_url if not spec.embedded else None,
+            "model": endpoint.model,
+            "api": endpoint.api,
+            "identity": endpoint.cache_identity,
+            "embedded": spec.embedded,
+            "api_key_env": endpoint.api_key_env,
+        },
+        "versions": _versions(spec.embedded),
+        "command": redacted_argv(argv),
+        "platform": platform.platform(),
+    }
+
+
+class _Progress:
+    """One live line: done/total, tokens/s, errors, retries, ETA (rich, on stderr)."""
+
+    def __init__(self, total: int, label: str, client: ChatClient, enabled: bool):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.client = client
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+            transient=False,
+        )
+        self.task = self.progress.add_task(label, total=total, rate="")
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def update(self, stats: RunStats) -> None:
+        elapsed = max(1e-9, time.perf_counter() - stats.started)
+        rate = (
+            f"{stats.completion_tokens / elapsed:,.0f} tok/s  errors {stats.errors}  "
+            f"retries {self.client.retries}  resumed {stats.skipped}"
+        )
+        self.progress.update(self.task, completed=stats.skipped + stats.done, rate=rate)
+
+
+def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=print) -> SweepResult:
+    from .models.local import EMBEDDED_CONCURRENCY, embedded_server
+
+    with ExitStack() as stack:
+        if spec.embedded:
+            log("starting the embedded model (llama.cpp server on 127.0.0.1)...")
+            base_url, gguf = stack.enter_context(embedded_server(spec.gguf))
+            served = "smollm2-135m-instruct" if spec.gguf is None else gguf.stem
+            endpoint = Endpoint(base_url, served, api=spec.api, api_key_env=None, identity=f"embedded:{gguf.name}", timeout_s=spec.timeout_s)
+            concurrency = spec.concurrency or EMBEDDED_CONCURRENCY
+        else:
+            endpoint = Endpoint(spec.base_url, spec.model, api=spec.api, api_key_env=spec.api_key_env, timeout_s=spec.timeout_s)
+            concurrency = spec.concurrency or DEFAULT_REMOTE_CONCURRENCY
+        run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model)
+        store = RunStore(spec.out / run_id)
+        client = ChatClient(endpoint, max_attempts=spec.max_attempts, max_connections=max(concurrency, 8))
+        runner = Runner(spec, client, store, run_id)
+        store.write_manifest(_manifest(spec, endpoint, run_id, store.read_manifest(), argv))
+
+        async def go() -> RunStats:
+            try:
+                await client.preflight()
+                label = f"{spec.suite} on {endpoint.model}"
+                with _Progress(runner.stats.planned, label, client, show_progress) as bar:
+                    return await runner.run(concurrency, on_progress=bar.update)
+            finally:
+                await client.close()
+
+        stats = asyncio.run(go())
+    summary = summarize(store.rows(), [b.label for b in spec.budgets])
+    summary.update({"run_id": run_id, "model": endpoint.model, "suite": spec.suite})
+    store.write_summary(summary)
+    return SweepResult(store.dir, summary, stats)
