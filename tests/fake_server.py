@@ -33,12 +33,14 @@ def completion_body(request: dict, content: str, finish_reason: str = "stop", us
         "object": "chat.completion",
         "created": 0,
         "model": request.get("model", "fake"),
+        # Like vLLM, n choices when the request asks for n.
         "choices": [
             {
-                "index": 0,
+                "index": i,
                 "message": {"role": "assistant", "content": content, **message_extra},
                 "finish_reason": finish_reason,
             }
+            for i in range(request.get("n") or 1)
         ],
         "usage": usage
         if usage is not None

@@ -34,7 +34,7 @@ def _add_run(sub) -> None:
     )
     p.add_argument("--suite", help="suite name (quick, standard, ci-smoke) or path to a .toml suite (default: quick)")
     p.add_argument("--model", help="model name at the endpoint (omit both --model and --base-url for the embedded model)")
-    p.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (default with --model: OpenAI)")
+    p.add_argument("--base-url", nargs="+", metavar="URL", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (default with --model: OpenAI); several URLs = replicas of one model, shared by load")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default: OPENAI_API_KEY); the key is never stored")
     p.add_argument("--api", choices=("openai", "vllm", "anthropic-compat", "gemini-compat", "generic"), help="endpoint flavour: how budgets map to request fields (default: generic; openai for api.openai.com)")
     p.add_argument("--tasks", nargs="+", metavar="FAMILY[:LEVEL,...]", help="tasks to run instead of the suite's, e.g. arithmetic:add-1d,mul-2x2 sudoku")
@@ -50,6 +50,10 @@ def _add_run(sub) -> None:
     p.add_argument("--timeout", type=float, help="seconds per request before it is retried (default: 600)")
     p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
     p.add_argument("--fresh", action="store_true", help="ignore samples already stored and request everything again")
+    p.add_argument("--n-param", action="store_true", help="request all samples of an (item, budget) at once with the n parameter (vLLM, OpenAI) instead of parallel requests")
+    p.add_argument("--price-input", type=float, metavar="USD", help="price per million input (prompt) tokens, for cost figures")
+    p.add_argument("--price-output", type=float, metavar="USD", help="price per million output (completion) tokens, for cost figures")
+    p.add_argument("--params", metavar="COUNT", help="model parameter count (e.g. 135M, 8B) for a FLOPs axis (2 x params x tokens)")
     p.add_argument("--no-progress", action="store_true", help="no live progress line")
 
 
@@ -87,13 +91,17 @@ def cmd_run(args, argv: list[str]) -> int:
     from rich.console import Console
 
     from .report import print_summary
-    from .spec import build_spec
+    from .spec import build_spec, parse_count
     from .sweep import run_sweep
 
     spec = build_spec(
         args.suite,
         model=args.model,
-        base_url=args.base_url,
+        base_urls=args.base_url,
+        n_parameter=args.n_param,
+        price_input=args.price_input,
+        price_output=args.price_output,
+        params=parse_count(args.params) if args.params else None,
         api_key_env=args.api_key_env,
         api=args.api,
         tasks=args.tasks,

@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 from .adapters.base import Item, Prompt, TaskAdapter, Verdict
 from .models.budgets import Budget, request_params
 from .models.client import ChatClient, EndpointError, SampleError
-from .models.forcing import Generation, generate
+from .models.generation import Generation, generate, generate_n
 from .spec import RunSpec
 from .store import RunStore
 
@@ -39,6 +39,7 @@ class RunStats:
     skipped: int = 0
     done: int = 0
     errors: int = 0
+    prompt_tokens: int = 0
     completion_tokens: int = 0
     started: float = 0.0
 
@@ -141,19 +142,43 @@ class Runner:
             "cached": False,
         }
 
-    async def _run_job(self, job: Job) -> dict:
+    def batches(self, jobs: Iterator[Job]) -> Iterator[list[Job]]:
+        """Jobs to send together: with the n parameter, consecutive samples of one item and
+        budget that see the same messages share a request; otherwise one job each."""
+        if not self.spec.n_parameter:
+            for job in jobs:
+                yield [job]
+            return
+        batch: list[Job] = []
+        for job in jobs:
+            if batch and (job.item.id, job.budget, job.prompt.messages) != (batch[0].item.id, batch[0].budget, batch[0].prompt.messages):
+                yield batch
+                batch = []
+            batch.append(job)
+        if batch:
+            yield batch
+
+    async def _run_batch(self, batch: list[Job]) -> list[dict]:
+        first = batch[0]
+        sampling = {**self.spec.sampling(), "seed": first.seed}
         try:
-            gen = await generate(
-                self.client,
-                job.prompt.messages,
-                job.budget,
-                sampling={**self.spec.sampling(), "seed": job.seed},
-                answer_tokens=job.adapter.answer_tokens,
-                final_answer_request=job.adapter.final_answer_request,
-            )
+            if len(batch) > 1:
+                gens = await generate_n(
+                    self.client, first.prompt.messages, first.budget,
+                    sampling=sampling, n=len(batch), answer_tokens=first.adapter.answer_tokens,
+                )
+            else:
+                gens = [
+                    await generate(
+                        self.client, first.prompt.messages, first.budget,
+                        sampling=sampling,
+                        answer_tokens=first.adapter.answer_tokens,
+                        final_answer_request=first.adapter.final_answer_request,
+                    )
+                ]
         except SampleError as exc:
-            return self._row(job, None, exc.reason, exc.attempts)
-        return self._row(job, gen, None, gen.attempts)
+            return [self._row(job, None, exc.reason, exc.attempts) for job in batch]
+        return [self._row(job, gen, None, gen.attempts) for job, gen in zip(batch, gens)]
 
     async def run(self, concurrency: int, on_progress: Callable[[RunStats], None] | None = None) -> RunStats:
         finished = set() if self.spec.fresh else self.store.finished_keys()
@@ -161,13 +186,16 @@ class Runner:
         self.stats.started = time.perf_counter()
         self.store.open_for_append()
 
+        batches = self.batches(jobs)
+
         async def worker() -> None:
-            for job in jobs:  # one shared iterator: no job is taken twice
-                row = await self._run_job(job)
-                self.store.append(row)
-                self.stats.done += 1
-                self.stats.errors += row["error"] is not None
-                self.stats.completion_tokens += row["completion_tokens"]
+            for batch in batches:  # one shared iterator: no job is taken twice
+                for row in await self._run_batch(batch):
+                    self.store.append(row)
+                    self.stats.done += 1
+                    self.stats.errors += row["error"] is not None
+                    self.stats.prompt_tokens += row["prompt_tokens"]
+                    self.stats.completion_tokens += row["completion_tokens"]
                 if on_progress:
                     on_progress(self.stats)
 

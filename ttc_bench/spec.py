@@ -33,11 +33,13 @@ from typing import Any
 from .adapters.base import TaskAdapter, data_file, get_family
 from .errors import UserError
 from .models.budgets import API_FLAVOURS, Budget, check_supported, parse_budgets
+from .models.client import redact_url
 
 DEFAULT_SUITE = "quick"
 SHIPPED_SUITES = ("quick", "standard", "ci-smoke")
 DEFAULT_ITEMS = 10
-SUITE_KEYS = {"name", "description", "seed", "samples", "budgets", "temperature", "top_p", "tasks", "prices"}
+SUITE_KEYS = {"name", "description", "seed", "samples", "budgets", "temperature", "top_p", "tasks", "prices", "n_parameter"}
+PRICE_KEYS = {"input_per_million", "output_per_million"}
 TASK_KEYS = {"family", "name", "levels", "items"}
 
 
@@ -64,7 +66,7 @@ class RunSpec:
     temperature: float = 0.7
     top_p: float = 0.95
     model: str | None = None  # None: the embedded model
-    base_url: str | None = None
+    base_urls: list[str] | None = None  # several: replicas of one model, shared by load
     api: str = "generic"
     api_key_env: str | None = "OPENAI_API_KEY"
     concurrency: int | None = None
@@ -74,10 +76,14 @@ class RunSpec:
     fresh: bool = False
     timeout_s: float = 600.0
     max_attempts: int = 6
+    # Ask for all samples of an (item, budget) in one request with the `n` parameter.
+    n_parameter: bool = False
+    prices: dict[str, float] | None = None  # USD per million input/output tokens
+    params: float | None = None  # model parameter count, for the FLOPs axis
 
     @property
     def embedded(self) -> bool:
-        return self.base_url is None
+        return self.base_urls is None
 
     def sampling(self) -> dict:
         return {"temperature": self.temperature, "top_p": self.top_p}
@@ -102,6 +108,7 @@ class RunSpec:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["budgets"] = [b.label for b in self.budgets]
+        data["base_urls"] = [redact_url(u) for u in self.base_urls] if self.base_urls else None
         data["out"] = str(self.out)
         data.pop("fresh")
         return data
@@ -138,10 +145,38 @@ def read_suite(name_or_path: str) -> tuple[str, dict]:
     return str(data.get("name") or path.stem), data
 
 
+def parse_count(text: str) -> float:
+    """A parameter count such as 135M, 8B, 1.5e9."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmbt]?)\s*", text.lower())
+    if not match:
+        raise UserError(f"bad parameter count {text!r}: use e.g. 135M, 8B or 1.5e9")
+    scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
 def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise UserError(f"{what} must be a positive whole number, got {value!r}")
     return value
+
+
+def _prices(table: Any, price_input: float | None, price_output: float | None, where: str) -> dict[str, float] | None:
+    prices = {}
+    if table is not None:
+        if not isinstance(table, dict):
+            raise UserError(f"{where}: prices must be a table: prices = {{input_per_million = 1.1, output_per_million = 4.4}}")
+        _reject_unknown(table, PRICE_KEYS, f"{where} prices")
+        prices.update(table)
+    if price_input is not None:
+        prices["input_per_million"] = price_input
+    if price_output is not None:
+        prices["output_per_million"] = price_output
+    for key, value in prices.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise UserError(f"price {key} must be a non-negative number of USD per million tokens, got {value!r}")
+    if prices and set(prices) != PRICE_KEYS:
+        raise UserError("give both prices: --price-input and --price-output (USD per million tokens)")
+    return {k: float(v) for k, v in prices.items()} or None
 
 
 def _task_from_table(table: dict, where: str) -> TaskSpec:
@@ -189,9 +224,11 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
         temperature=float(flags["temperature"] if flags.get("temperature") is not None else data.get("temperature", 0.7)),
         top_p=float(flags["top_p"] if flags.get("top_p") is not None else data.get("top_p", 0.95)),
     )
-    for key in ("model", "base_url", "api_key_env", "run_id", "gguf"):
+    for key in ("model", "base_urls", "api_key_env", "run_id", "gguf", "params"):
         if flags.get(key) is not None:
             setattr(spec, key, flags[key])
+    spec.n_parameter = bool(flags.get("n_parameter") or data.get("n_parameter", False))
+    spec.prices = _prices(data.get("prices"), flags.get("price_input"), flags.get("price_output"), where)
     if flags.get("api") is not None:
         spec.api = flags["api"]
     if flags.get("out") is not None:
@@ -219,14 +256,17 @@ def _validate(spec: RunSpec) -> None:
         raise UserError(f"top_p must be in (0, 1], got {spec.top_p}")
     if spec.api not in API_FLAVOURS:
         raise UserError(f"unknown --api {spec.api!r}; choose one of {', '.join(API_FLAVOURS)}")
-    if spec.base_url is not None and not spec.model:
+    if spec.base_urls is not None and not spec.model:
         raise UserError("--base-url needs --model (the model name the endpoint serves)")
-    if spec.base_url is not None and not re.match(r"https?://", spec.base_url):
-        raise UserError(f"--base-url must start with http:// or https://, got {spec.base_url!r}")
-    if spec.model and spec.base_url is None:
-        spec.base_url = "https://api.openai.com/v1"
+    for url in spec.base_urls or []:
+        if not re.match(r"https?://", url):
+            raise UserError(f"--base-url must start with http:// or https://, got {redact_url(url)!r}")
+    if spec.model and spec.base_urls is None:
+        spec.base_urls = ["https://api.openai.com/v1"]
         if spec.api == "generic":
             spec.api = "openai"
+    if spec.n_parameter and any(b.kind == "forced" for b in spec.budgets):
+        raise UserError("the n parameter cannot serve forced:N budgets (each sample needs its own follow-up turn); drop --n-param or the forced budgets")
     if spec.gguf and not spec.embedded:
         raise UserError("--gguf serves a local model; it cannot be combined with --base-url/--model")
     names = [t.name for t in spec.tasks]

@@ -51,7 +51,7 @@ def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | N
         "run_id": run_id,
         "created": (previous or {}).get("created", now),
         "updated": now,
-        "spec": {**spec.to_dict(), "base_url": redact_url(spec.base_url) if spec.base_url else None},
+        "spec": spec.to_dict(),
         "endpoint": {
             "base_url": endpoint.public_url if not spec.embedded else None,
             "model": endpoint.model,
@@ -66,14 +66,21 @@ def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | N
     }
 
 
-class _Progress:
-    """One live line: done/total, tokens/s, errors, retries, ETA (rich, on stderr)."""
+def cost_usd(prices: dict | None, prompt_tokens: float, completion_tokens: float) -> float | None:
+    if not prices:
+        return None
+    return (prompt_tokens * prices["input_per_million"] + completion_tokens * prices["output_per_million"]) / 1e6
 
-    def __init__(self, total: int, label: str, client: ChatClient, enabled: bool):
+
+class _Progress:
+    """One live line: done/total, tokens/s, errors, retries, resumed, cost, ETA (rich, stderr)."""
+
+    def __init__(self, total: int, label: str, client: ChatClient, enabled: bool, prices: dict | None):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.client = client
+        self.prices = prices
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -99,6 +106,9 @@ class _Progress:
             f"{stats.completion_tokens / elapsed:,.0f} tok/s  errors {stats.errors}  "
             f"retries {self.client.retries}  resumed {stats.skipped}"
         )
+        cost = cost_usd(self.prices, stats.prompt_tokens, stats.completion_tokens)
+        if cost is not None:
+            rate += f"  ${cost:,.4f}"
         self.progress.update(self.task, completed=stats.skipped + stats.done, rate=rate)
 
 
@@ -110,14 +120,14 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
             log("starting the embedded model (llama.cpp server on 127.0.0.1)...")
             base_url, gguf = stack.enter_context(embedded_server(spec.gguf))
             served = "smollm2-135m-instruct" if spec.gguf is None else gguf.stem
-            endpoint = Endpoint(base_url, served, api=spec.api, api_key_env=None, identity=f"embedded:{gguf.name}", timeout_s=spec.timeout_s)
+            endpoint = Endpoint((base_url,), served, api=spec.api, api_key_env=None, identity=f"embedded:{gguf.name}", timeout_s=spec.timeout_s)
             concurrency = spec.concurrency or EMBEDDED_CONCURRENCY
         else:
-            endpoint = Endpoint(spec.base_url, spec.model, api=spec.api, api_key_env=spec.api_key_env, timeout_s=spec.timeout_s)
+            endpoint = Endpoint(tuple(spec.base_urls), spec.model, api=spec.api, api_key_env=spec.api_key_env, timeout_s=spec.timeout_s)
             concurrency = spec.concurrency or DEFAULT_REMOTE_CONCURRENCY
         run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model)
         store = RunStore(spec.out / run_id)
-        client = ChatClient(endpoint, max_attempts=spec.max_attempts, max_connections=max(concurrency, 8))
+        client = ChatClient(endpoint, concurrency=concurrency, max_attempts=spec.max_attempts)
         runner = Runner(spec, client, store, run_id)
         store.write_manifest(_manifest(spec, endpoint, run_id, store.read_manifest(), argv))
 
@@ -125,7 +135,7 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
             try:
                 await client.preflight()
                 label = f"{spec.suite} on {endpoint.model}"
-                with _Progress(runner.stats.planned, label, client, show_progress) as bar:
+                with _Progress(runner.stats.planned, label, client, show_progress, spec.prices) as bar:
                     return await runner.run(concurrency, on_progress=bar.update)
             finally:
                 await client.close()

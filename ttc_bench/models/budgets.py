@@ -107,7 +107,7 @@ def request_params(budget: Budget, api: str, answer_tokens: int) -> dict:
     """Keyword arguments for ``chat.completions.create`` that implement ``budget``.
 
     For ``forced`` budgets this is the first (reasoning) turn; the follow-up turn is
-    built by the runner's budget-forcing loop.
+    built by the budget-forcing loop in models/generation.py.
     """
     check_supported(budget, api)
     cap = max_tokens_key(api)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import UserError
+from .limiter import AdaptiveLimiter
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 # Statuses after which no further request can succeed: the run stops.
@@ -47,7 +48,7 @@ def redact_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Endpoint:
-    base_url: str
+    base_urls: tuple[str, ...]  # replicas serving the same model, shared by load
     model: str
     api: str = "generic"
     api_key_env: str | None = "OPENAI_API_KEY"
@@ -57,7 +58,7 @@ class Endpoint:
 
     @property
     def public_url(self) -> str:
-        return redact_url(self.base_url)
+        return " ".join(redact_url(url) for url in self.base_urls)
 
     @property
     def cache_identity(self) -> str:
@@ -156,11 +157,11 @@ class ChatClient:
         self,
         endpoint: Endpoint,
         *,
+        concurrency: int = 8,
         max_attempts: int = 6,
         max_wait_s: float = 300.0,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
-        max_connections: int = 64,
     ):
         import httpx
         import openai
@@ -169,25 +170,46 @@ class ChatClient:
         self.max_attempts = max_attempts
         self.max_wait_s = max_wait_s
         self._wait = _BackoffWait(backoff_base_s, backoff_cap_s)
+        self.limiter = AdaptiveLimiter(concurrency)
         self.retries = 0  # transient failures retried over the client's life
         api_key = "not-needed"
         if endpoint.api_key_env:
             api_key = os.environ.get(endpoint.api_key_env) or api_key
         self._http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4),
             timeout=httpx.Timeout(endpoint.timeout_s, connect=10.0),
         )
-        # Retries are ours (tenacity), so the SDK's own are off.
-        self._client = openai.AsyncOpenAI(
-            base_url=endpoint.base_url,
-            api_key=api_key,
-            max_retries=0,
-            http_client=self._http,
-            timeout=endpoint.timeout_s,
-        )
+        # Retries are ours (tenacity), so the SDK's own are off. One SDK client per replica,
+        # all sharing one connection pool.
+        self._replicas = [
+            openai.AsyncOpenAI(base_url=url, api_key=api_key, max_retries=0, http_client=self._http, timeout=endpoint.timeout_s)
+            for url in endpoint.base_urls
+        ]
+        self._load = [0] * len(self._replicas)
 
     async def close(self) -> None:
-        await self._client.close()
+        await self._http.aclose()
+
+    def _pick_replica(self) -> int:
+        return min(range(len(self._replicas)), key=self._load.__getitem__)
+
+    async def _create(self, messages: list[dict], params: dict):
+        import openai
+
+        replica = self._pick_replica()
+        self._load[replica] += 1
+        try:
+            async with self.limiter:
+                response = await self._replicas[replica].chat.completions.create(
+                    model=self.endpoint.model, messages=messages, **params
+                )
+        except openai.RateLimitError:
+            self.limiter.on_rate_limited()
+            raise
+        finally:
+            self._load[replica] -= 1
+        self.limiter.on_success()
+        return response
 
     def _fatal(self, exc: BaseException) -> EndpointError | None:
         status = _status(exc)
@@ -206,7 +228,8 @@ class ChatClient:
         import openai
 
         try:
-            await self._client.models.list()
+            for replica in self._replicas:
+                await replica.models.list()
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise EndpointError(
                 f"cannot reach {self.endpoint.public_url} ({type(exc).__name__}); "
@@ -220,10 +243,19 @@ class ChatClient:
 
     async def complete(self, messages: list[dict], params: dict) -> Completion:
         """One chat completion with retries; raises SampleError or EndpointError when it gives up."""
+        return (await self.complete_n(messages, params, 1))[0]
+
+    async def complete_n(self, messages: list[dict], params: dict, n: int) -> list[Completion]:
+        """``n`` choices from one request (the ``n`` parameter) with retries.
+
+        Usage is reported for the whole request, so per-choice completion tokens are the
+        request's total split evenly (flagged ``tokens_split``).
+        """
         from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, stop_after_delay
 
         attempts = 0
-        started = time.perf_counter()
+        if n > 1:
+            params = {**params, "n": n}
 
         def count_retry(state) -> None:
             self.retries += 1
@@ -239,10 +271,8 @@ class ChatClient:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     started = time.perf_counter()
-                    response = await self._client.chat.completions.create(
-                        model=self.endpoint.model, messages=messages, **params
-                    )
-                    completion = self._read(response, time.perf_counter() - started, attempts)
+                    response = await self._create(messages, params)
+                    completions = self._read(response, time.perf_counter() - started, attempts, n)
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise SampleError(f"gave up after {attempts} attempts: {_describe(last)}", attempts) from None
@@ -251,35 +281,44 @@ class ChatClient:
             if fatal is not None:
                 raise fatal from None
             raise SampleError(_describe(exc), attempts) from None
-        return completion
+        return completions
 
-    def _read(self, response, latency_s: float, attempts: int) -> Completion:
-        if not getattr(response, "choices", None):
-            raise ValueError("response has no choices")
-        choice = response.choices[0]
+    def _read(self, response, latency_s: float, attempts: int, n: int) -> list[Completion]:
+        choices = getattr(response, "choices", None)
+        if not choices or len(choices) < n:
+            raise ValueError(f"response has {len(choices or [])} choices, expected {n}")
+        usage = response.usage
+        prompt_tokens = int(getattr(usage, "prompt_tokens", None) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", None) or 0)
+        details = getattr(usage, "completion_tokens_details", None)
+        reported_reasoning = getattr(details, "reasoning_tokens", None) if details else None
+        return [
+            self._read_choice(choice, prompt_tokens, completion_tokens, reported_reasoning, latency_s, attempts, n)
+            for choice in sorted(choices, key=lambda c: c.index or 0)[:n]
+        ]
+
+    @staticmethod
+    def _read_choice(choice, prompt_tokens, completion_tokens, reported_reasoning, latency_s, attempts, n) -> Completion:
         message = choice.message
-        content = message.content or ""
-        extra = message.model_extra or {}
+        content = (message.content if message is not None else None) or ""
+        extra = (message.model_extra if message is not None else None) or {}
         reasoning = extra.get("reasoning_content") or extra.get("reasoning")
         think, answer, unclosed = split_think(content)
         if think is not None:
             reasoning = (reasoning + "\n" + think) if reasoning else think
             content = answer
-        usage = response.usage
-        prompt_tokens = getattr(usage, "prompt_tokens", None) or 0
-        completion_tokens = getattr(usage, "completion_tokens", None) or 0
-        details = getattr(usage, "completion_tokens_details", None)
-        reasoning_tokens = getattr(details, "reasoning_tokens", None) if details else None
-        estimated = False
-        if reasoning_tokens is None:
+        estimated = n > 1
+        if reported_reasoning is None:
             reasoning_tokens = round(len(reasoning) / CHARS_PER_TOKEN) if reasoning else 0
-            estimated = bool(reasoning)
+            estimated = estimated or bool(reasoning)
+        else:
+            reasoning_tokens = round(reported_reasoning / n)
         return Completion(
             content=content,
             reasoning=reasoning or None,
             finish_reason=choice.finish_reason,
-            prompt_tokens=int(prompt_tokens),
-            completion_tokens=int(completion_tokens),
+            prompt_tokens=round(prompt_tokens / n),
+            completion_tokens=round(completion_tokens / n),
             reasoning_tokens=int(reasoning_tokens),
             reasoning_tokens_estimated=estimated,
             think_unclosed=unclosed,

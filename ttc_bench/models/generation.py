@@ -1,4 +1,5 @@
-"""One sample at one budget: a single request, or client-side budget forcing over turns.
+"""Samples at one budget: a single request, n choices of one request, or client-side
+budget forcing over turns.
 
 ``forced:N`` works on any chat endpoint: the model reasons for at most N tokens; if it is
 cut off, a follow-up turn asks for the final answer now. With ``min=M`` (s1-style), a
@@ -71,6 +72,12 @@ async def generate(
     if budget.kind != "forced":
         return _single(await client.complete(messages, params))
     return await _forced(client, messages, budget, sampling, answer_tokens, final_answer_request)
+
+
+async def generate_n(client: ChatClient, messages: list[dict], budget: Budget, *, sampling: dict, n: int, answer_tokens: int) -> list[Generation]:
+    """``n`` samples from one request with the ``n`` parameter (not for forced budgets)."""
+    params = {**sampling, **request_params(budget, client.endpoint.api, answer_tokens)}
+    return [_single(c) for c in await client.complete_n(messages, params, n)]
 
 
 async def _forced(client, messages, budget, sampling, answer_tokens, final_answer_request) -> Generation:
