@@ -125,24 +125,24 @@ def _reject_unknown(table: dict, known: set[str], where: str) -> None:
             raise UserError(f"{where}: unknown key {key!r}{_suggest(key, known)}; known keys: {', '.join(sorted(known))}")
 
 
-def read_suite(name_or_path: str) -> tuple[str, dict]:
-    """(suite name, parsed TOML) from a shipped suite name or a file path."""
+def read_suite(name_or_path: str) -> tuple[str, dict, Path | None]:
+    """(suite name, parsed TOML, folder of the suite file or None) for a name or a path."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise UserError(f"suite file {path} not found")
-        text, label = path.read_text(encoding="utf-8"), str(path)
+        text, label, folder = path.read_text(encoding="utf-8"), str(path), path.resolve().parent
     else:
         resource = data_file(f"{name_or_path}.toml")
         if not resource.is_file():
             raise UserError(f"unknown suite {name_or_path!r}; shipped suites: {', '.join(SHIPPED_SUITES)} (or give a .toml path)")
-        text, label = resource.read_text(encoding="utf-8"), name_or_path
+        text, label, folder = resource.read_text(encoding="utf-8"), name_or_path, None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"suite {label}: malformed TOML: {exc}") from None
     _reject_unknown(data, SUITE_KEYS, f"suite {label}")
-    return str(data.get("name") or path.stem), data
+    return str(data.get("name") or path.stem), data, folder
 
 
 def parse_count(text: str) -> float:
@@ -179,11 +179,14 @@ def _prices(table: Any, price_input: float | None, price_output: float | None, w
     return {k: float(v) for k, v in prices.items()} or None
 
 
-def _task_from_table(table: dict, where: str) -> TaskSpec:
+def _task_from_table(table: dict, where: str, folder: Path | None) -> TaskSpec:
     if not isinstance(table, dict) or "family" not in table:
         raise UserError(f"{where}: every [[tasks]] entry needs a family (see ttc-bench tasks)")
     family = str(table["family"])
     options = {k: v for k, v in table.items() if k not in TASK_KEYS}
+    # A data file named in a suite file is found next to the suite, wherever the run starts.
+    if folder is not None and isinstance(options.get("path"), str) and not Path(options["path"]).is_absolute():
+        options["path"] = str(folder / options["path"])
     levels = table.get("levels")
     if levels is not None and (not isinstance(levels, list) or not all(isinstance(v, str) for v in levels)):
         raise UserError(f"{where}: levels must be a list of level names")
@@ -206,12 +209,12 @@ def parse_task_arg(text: str) -> TaskSpec:
 
 def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
     """The validated spec: the suite's values, then every flag that is not None."""
-    suite_name, data = read_suite(suite or DEFAULT_SUITE)
+    suite_name, data, folder = read_suite(suite or DEFAULT_SUITE)
     where = f"suite {suite_name}"
     tasks_data = data.get("tasks", [])
     if not isinstance(tasks_data, list):
         raise UserError(f"{where}: tasks must be an array of tables ([[tasks]])")
-    tasks = [_task_from_table(t, f"{where} task {i + 1}") for i, t in enumerate(tasks_data)]
+    tasks = [_task_from_table(t, f"{where} task {i + 1}", folder) for i, t in enumerate(tasks_data)]
     if flags.get("tasks"):
         tasks = [parse_task_arg(t) for t in flags["tasks"]]
     budgets = parse_budgets(flags.get("budgets") or list(data.get("budgets", [])))
