@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pathlib import Path
+
 from . import __version__
+from .compare_args import add_compare_arguments
 from .errors import UserError
 
 EXIT_USAGE = 2
@@ -40,7 +43,7 @@ def _add_run(sub) -> None:
     p.add_argument("--tasks", nargs="+", metavar="FAMILY[:LEVEL,...]", help="tasks to run instead of the suite's, e.g. arithmetic:add-1d,mul-2x2 sudoku")
     p.add_argument("--budgets", nargs="+", metavar="BUDGET", help="reasoning budgets: tokens:N, forced:N[:min=M], effort:LEVEL, thinking:N")
     p.add_argument("--samples", type=int, help="samples per (item, budget) (default: the suite's)")
-    p.add_argument("--limit", type=int, help="at most this many items per task level")
+    p.add_argument("--limit", type=int, help="at most this many items per task level (with --tasks: this many; default 10)")
     p.add_argument("--seed", type=int, help="suite seed: decides the items and each sample's seed")
     p.add_argument("--temperature", type=float, help="sampling temperature (default: the suite's, else 0.7)")
     p.add_argument("--top-p", type=float, help="nucleus sampling top_p (default: the suite's, else 0.95)")
@@ -55,6 +58,8 @@ def _add_run(sub) -> None:
     p.add_argument("--price-output", type=float, metavar="USD", help="price per million output (completion) tokens, for cost figures")
     p.add_argument("--params", metavar="COUNT", help="model parameter count (e.g. 135M, 8B) for a FLOPs axis (2 x params x tokens)")
     p.add_argument("--no-progress", action="store_true", help="no live progress line")
+    p.add_argument("--baseline", metavar="RUN_DIR", help="after the run, compare it with this baseline run folder (the CI gate; see ttc-bench compare)")
+    add_compare_arguments(p, positionals=False)
 
 
 def _add_tasks(sub) -> None:
@@ -64,6 +69,19 @@ def _add_tasks(sub) -> None:
     p.add_argument("--level", help="level id (see ttc-bench tasks; default: the family's first default level)")
     p.add_argument("-n", type=int, default=2, help="how many items (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="suite seed (default: 0)")
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="paired comparison of two runs: the CI regression gate (exit 1 on a real drop)",
+        description=(
+            "Pair two runs on (task, item, budget, sample) and test every task x budget x metric "
+            "(pass@1, maj@k at the largest k, tokens per item) for a statistically significant change. "
+            "Exit 1 when a gated metric regresses beyond the tolerance, 0 otherwise, 2 for unusable input."
+        ),
+    )
+    add_compare_arguments(p)
 
 
 def _add_serve(sub) -> None:
@@ -83,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_run(sub)
     _add_tasks(sub)
+    _add_compare(sub)
     _add_serve(sub)
     return parser
 
@@ -127,8 +146,12 @@ def cmd_run(args, argv: list[str]) -> int:
         f"{result.stats.done} samples requested, {result.stats.skipped} reused, {s['errors']} errors, "
         f"{s['retries']} retries."
     )
-    console.print(f"results: {result.run_dir}", soft_wrap=True
-    )
+    console.print(f"results: {result.run_dir}", soft_wrap=True)
+    if args.baseline:
+        from .compare import run_compare
+
+        args.baseline = Path(args.baseline)
+        return run_compare(args, current=result.run_dir)
     return 0
 
 
@@ -159,6 +182,12 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .compare import run_compare
+
+    return run_compare(args)
+
+
 def cmd_serve(args) -> int:
     import time
 
@@ -182,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, ["ttc-bench", *argv])
-        return {"tasks": cmd_tasks, "show": cmd_show, "serve": cmd_serve}[args.command](args)
+        return {"tasks": cmd_tasks, "show": cmd_show, "serve": cmd_serve, "compare": cmd_compare}[args.command](args)
     except UserError as exc:
         if args.debug:
             raise

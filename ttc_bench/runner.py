@@ -42,6 +42,7 @@ class RunStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     started: float = 0.0
+    finished: float = 0.0
 
 
 def sample_seed(seed: int, item_id: str, budget: str, sample: int) -> int:
@@ -206,5 +207,6 @@ class Runner:
         except* EndpointError as eg:
             raise eg.exceptions[0] from None
         finally:
+            self.stats.finished = time.perf_counter()
             self.store.close()
         return self.stats

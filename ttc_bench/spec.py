@@ -245,7 +245,8 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
     if limit is not None:
         _positive_int(limit, "--limit")
         for task in spec.tasks:
-            task.items = min(task.items, limit)
+            # Tasks named on the command line have no count of their own: --limit is it.
+            task.items = limit if flags.get("tasks") else min(task.items, limit)
     _validate(spec)
     return spec
 

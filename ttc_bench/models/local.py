@@ -122,6 +122,8 @@ def embedded_server(
         "--n_ctx", str(n_ctx),
         "--n_threads", str(threads),
         "--n_threads_batch", str(threads),
+        # The server's default lets a new request abort the one being generated; queue instead.
+        "--interrupt_requests", "False",
     ]
     proc = subprocess.Popen(
         command,

@@ -1,0 +1,61 @@
+"""The flags of `ttc-bench compare` (and of `run --baseline`).
+
+Kept apart from compare.py so that building the CLI parser imports no numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+METRICS = ("pass@1", "maj@k", "tokens")
+
+
+def parse_fraction(text: str, *, allow_above_one: bool = False) -> float:
+    """'5%' or '0.05' -> 0.05. Values of 1 or more need '%' unless allow_above_one (tokens:
+    '1.5' = +150%), so '5' is not silently read as 500%."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction (0.05) or a percentage (5%)") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    if not raw.endswith("%") and value >= 1 and not allow_above_one:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a fraction below 1 (0.05) or a percentage (5%)")
+    return value
+
+
+def _token_fraction(text: str) -> float:
+    return parse_fraction(text, allow_above_one=True)
+
+
+def _positive_fraction(text: str) -> float:
+    value = parse_fraction(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser, *, positionals: bool = True) -> None:
+    """The compare flags; with positionals, also BASELINE and CURRENT (for `ttc-bench compare`).
+    `ttc-bench run` adds them with positionals=False next to its own --baseline."""
+    if positionals:
+        parser.add_argument("baseline", help="baseline run folder (or its summary.json)")
+        parser.add_argument("current", help="current run folder (or its summary.json)")
+    g = parser.add_argument_group("regression gate")
+    g.add_argument("--max-drop", type=parse_fraction, default=0.0, metavar="DROP",
+                   help="accuracy drop tolerated before a significant drop fails the gate: 0.02 or 2%% (default: 0)")
+    g.add_argument("--max-token-increase", type=_token_fraction, default=None, metavar="INCREASE",
+                   help="gate token cost too: fail when tokens per item rise significantly by more than this, e.g. 20%% or 0.2")
+    g.add_argument("--mde-target", type=_positive_fraction, default=None, metavar="EFFECT",
+                   help="smallest accuracy drop the gate must be able to detect, else the verdict is "
+                        "inconclusive (default: --max-drop; 5%% = 5 points when --max-drop is 0)")
+    g.add_argument("--fail-inconclusive", action="store_true",
+                   help="exit 1 also when a gated metric is inconclusive (the suite is too small to see the target)")
+    g.add_argument("--metrics", nargs="+", choices=METRICS, default=list(METRICS), metavar="METRIC",
+                   help="metrics to compare: pass@1 maj@k tokens (default: all)")
+    g.add_argument("--junit", metavar="PATH", help="write JUnit XML (one test case per task x budget x metric)")
+    g.add_argument("--markdown", metavar="PATH", help="write the markdown report (also appended to $GITHUB_STEP_SUMMARY when set)")
+    g.add_argument("--json", dest="json_path", metavar="PATH", help="write the comparison as JSON")
+    g.add_argument("--report-dir", metavar="DIR", help="write compare.md, compare.json and compare-junit.xml into DIR")
