@@ -115,3 +115,243 @@ def test_summarize_orders_budgets_and_groups_levels():
     overall = [g["budget"] for g in summary["groups"] if g["level"] is None]
     assert overall == ["tokens:99", "tokens:5"]
     assert {g["level"] for g in summary["groups"]} == {None, "x", "y"}
+
+
+# ---------------------------------------------------------------------------- curves over every k
+
+import numpy as np  # noqa: E402
+
+from ttc_bench import estimators  # noqa: E402
+from ttc_bench.estimators import (  # noqa: E402
+    _maj_at_k,
+    bootstrap_ci,
+    bootstrap_means,
+    bootstrap_weights,
+    column_stats,
+    histogram_key,
+    maj_curve,
+    pass_curve,
+    percentile_interval,
+)
+
+
+def _random_item(rng, n, answers="abcde"):
+    samples = [rng.choice([None, *answers]) for _ in range(n)]
+    correct = {"a"} if rng.random() < 0.75 else {"a", "c"}
+    hist = {}
+    for s in samples:
+        if s is not None:
+            hist[s] = hist.get(s, 0) + 1
+    return samples, correct, {a: (m, a in correct) for a, m in hist.items()}
+
+
+@pytest.mark.parametrize("n", range(1, 16))
+def test_pass_curve_matches_exact_binomial_form(n):
+    for c in range(n + 1):
+        curve = pass_curve(n, c)
+        assert len(curve) == n
+        for k in range(1, n + 1):
+            assert curve[k - 1] == pytest.approx(1 - comb(n - c, k) / comb(n, k), abs=1e-12)
+        assert curve[0] == c / n  # pass@1 is exactly c/n
+
+
+def test_maj_curve_matches_brute_force_on_random_histograms_with_ties():
+    rng = random.Random(7)
+    for _ in range(300):
+        n = rng.randint(1, 12)
+        samples, correct, answers = _random_item(rng, n)
+        curve = maj_curve(*histogram_key(answers, samples.count(None)))
+        for k in range(1, n + 1):
+            assert curve[k - 1] == pytest.approx(brute_maj(samples, correct, k), abs=1e-12)
+
+
+def test_maj_curve_forced_ties_and_many_classes():
+    # Even splits make ties at every k; many singleton classes exercise the one-vote path.
+    cases = [
+        ["a", "a", "b", "b", "c", "c"],
+        ["a", "b", "c", "d", "e", "f", "g", None],
+        ["a", "a", "a", "b", "b", "b", None, None],
+        ["b", "b", "b", "b", "a", None],
+        [None, None, None],
+    ]
+    for samples in cases:
+        hist = {}
+        for s in samples:
+            if s is not None:
+                hist[s] = hist.get(s, 0) + 1
+        answers = {a: (m, a == "a") for a, m in hist.items()}
+        curve = maj_curve(*histogram_key(answers, samples.count(None)))
+        for k in range(1, len(samples) + 1):
+            assert curve[k - 1] == pytest.approx(brute_maj(samples, {"a"}, k), abs=1e-12)
+
+
+def test_maj_curve_matches_exact_integer_recursion_for_large_n():
+    rng = random.Random(3)
+    for _ in range(6):
+        n = rng.randint(30, 60)
+        samples, _, answers = _random_item(rng, n, answers="abcdefg")
+        classes, unparsed = histogram_key(answers, samples.count(None))
+        curve = maj_curve(classes, unparsed)
+        for k in (1, 2, 3, n // 3, n // 2, n - 1, n):
+            assert curve[k - 1] == pytest.approx(_maj_at_k(classes, unparsed, k), abs=1e-12)
+
+
+def test_maj_curve_beyond_float_range_uses_exact_integers(monkeypatch):
+    monkeypatch.setattr(estimators, "FLOAT_SAFE_SAMPLES", 4)
+    samples = ["a", "a", "b", "b", "b", None, "c", "a"]
+    hist = {}
+    for s in samples:
+        if s is not None:
+            hist[s] = hist.get(s, 0) + 1
+    classes, unparsed = histogram_key({a: (m, a == "a") for a, m in hist.items()}, 1)
+    curve = maj_curve.__wrapped__(classes, unparsed)
+    for k in range(1, 9):
+        assert curve[k - 1] == pytest.approx(brute_maj(samples, {"a"}, k), abs=1e-12)
+
+
+def test_maj_at_k_rejects_k_out_of_range():
+    with pytest.raises(ValueError):
+        maj_at_k({"a": (2, True)}, 0, 3)
+
+
+def test_bootstrap_ci_two_items_hand_computed():
+    # Resampling [0, 1]: means 0, 1/2, 1 with probability 1/4, 1/2, 1/4, so the 2.5th and
+    # 97.5th percentiles of 1,000 resamples are 0 and 1.
+    assert bootstrap_ci([0.0, 1.0]) == [0.0, 1.0]
+    assert bootstrap_ci([0.3, 0.3, 0.3]) == pytest.approx([0.3, 0.3])
+    assert bootstrap_ci([0.7]) == [0.7, 0.7]
+
+
+def test_bootstrap_weights_equal_index_resampling():
+    values = np.random.default_rng(1).random(23)
+    idx = np.random.default_rng(0).integers(0, 23, size=(1000, 23))
+    direct = values[idx].mean(axis=1)
+    batched = bootstrap_means(values[:, None], bootstrap_weights(23))[:, 0]
+    assert np.allclose(direct, batched, atol=1e-12)
+    lo, hi = percentile_interval(batched[:, None])[:, 0]
+    assert bootstrap_ci(values) == pytest.approx([lo, hi])
+
+
+def test_column_stats_ignore_missing_items_like_mean_se():
+    table = np.array([[0.0, 1.0], [0.5, np.nan], [1.0, 0.0], [1.0, np.nan]])
+    mean, se, n = column_stats(table)
+    first = mean_se([0.0, 0.5, 1.0, 1.0])
+    assert mean[0] == pytest.approx(first["mean"]) and se[0] == pytest.approx(first["se"]) and n[0] == 4
+    assert mean[1] == pytest.approx(0.5) and se[1] == pytest.approx(0.5) and n[1] == 2
+
+
+# ---------------------------------------------------------------------------- summarize
+
+
+def _rows(spec, budget="tokens:100", level="L1", requested=100, **extra):
+    """spec: {item: [(answer, correct, completion_tokens), ...]}"""
+    out = []
+    for item, samples in spec.items():
+        for j, (answer, correct, tokens) in enumerate(samples):
+            row = _row(item, answer, correct, budget=budget, tokens=tokens, level=level)
+            row.update({"key": f"{item}/{budget}/{j}", "requested_tokens": requested, "sample": j}, **extra)
+            out.append(row)
+    return out
+
+
+def test_summary_group_figures_hand_computed():
+    rows = _rows(
+        {
+            "t/L1/0": [("1", True, 10), ("2", False, 30), ("1", True, 20), (None, False, 40)],
+            "t/L1/1": [("3", True, 20), ("3", True, 20), ("4", False, 20), ("3", True, 20)],
+        }
+    )
+    rows[3]["truncated"] = True
+    rows[7]["error"] = "timeout"  # excluded from accuracy, counted in coverage
+    summary = summarize(rows, prices={"input_per_million": 1.0, "output_per_million": 10.0}, params=1e9)
+    (group,) = [g for g in summary["groups"] if g["level"] is None]
+    assert group["errors"] == 1 and group["samples_scored"] == 7
+    assert group["items_complete"] == 1 and group["coverage"] == 0.5
+    assert group["samples_per_item"] == 3  # k stops at the smallest scored count
+    assert group["pass@1"]["mean"] == pytest.approx((2 / 4 + 2 / 3) / 2)
+    assert group["parse_failure_rate"] == pytest.approx(1 / 7)
+    assert group["truncation_rate"] == pytest.approx(1 / 7)
+    mean_tokens = (10 + 30 + 20 + 40 + 20 + 20 + 20) / 7
+    assert group["mean_completion_tokens"] == pytest.approx(mean_tokens)
+    point = group["points"][1]  # k = 2
+    assert point["tokens_per_item"] == pytest.approx(2 * mean_tokens)
+    assert point["cost_per_item"] == pytest.approx(2 * (5 * 1.0 + mean_tokens * 10.0) / 1e6)
+    assert point["flops_per_item"] == pytest.approx(2 * 1e9 * 2 * mean_tokens)
+    # item 0, k=2 over its 4 samples (1, 2, 1, unparsed): pairs {1,1} = 1, {1,2} x2 tie = 1/2
+    # each, {1,-} x2 = 1 each, {2,-} = 0 -> 4/6; item 1 (3, 3, 4): pairs 1, 1/2, 1/2 -> 2/3
+    assert point["maj"]["mean"] == pytest.approx((4 / 6 + 2 / 3) / 2)
+    fid = group["fidelity"]
+    assert fid["used_tokens"] == "completion_tokens"
+    assert fid["used_median"] == 20 and fid["used_p90"] == pytest.approx(34.0)
+    assert fid["control"] == 1.0 and fid["cut_off_rate"] == pytest.approx(1 / 7)
+
+
+def test_summary_partial_credit_scores_and_budget_kinds():
+    rows = _rows({"t/L1/0": [("1", False, 50), ("1", False, 60)]}, budget="forced:40", requested=40)
+    for row, letters, reasoning in zip(rows, (0.5, 1.0), (40, 50)):
+        row.update({"partial": letters, "scores": {"letters": letters}, "reasoning_tokens": reasoning})
+    summary = summarize(rows)
+    (group,) = [g for g in summary["groups"] if g["level"] is None]
+    assert group["has_partial"] and group["partial"]["mean"] == pytest.approx(0.75)
+    assert group["scores"]["letters"]["mean"] == pytest.approx(0.75)
+    # forced:N caps the reasoning: used = reasoning tokens (40, 50), within budget when <= 40
+    assert group["fidelity"]["used_tokens"] == "reasoning_tokens"
+    assert group["fidelity"]["control"] == 0.5
+
+
+def test_summary_budgets_sorted_naturally_without_an_order():
+    rows = []
+    for b in ("tokens:1024", "tokens:256", "effort:high", "effort:low"):
+        rows += _rows({"t/L1/0": [("1", True, 5)]}, budget=b, requested=None if b.startswith("effort") else int(b[7:]))
+    summary = summarize(rows)
+    assert summary["tasks"][0]["budgets"] == ["effort:low", "effort:high", "tokens:256", "tokens:1024"]
+
+
+def test_summary_is_json_clean_and_deterministic():
+    import json
+
+    rng = random.Random(0)
+    rows = []
+    for b, p in (("tokens:64", 0.3), ("tokens:256", 0.6)):
+        for i in range(12):
+            samples = [(str(rng.choice([1, 2, 3])) if rng.random() > p else "7", None, rng.randint(10, 60)) for _ in range(5)]
+            rows += _rows({f"t/L{i % 3}/{i}": [(a, a == "7", t) for a, _, t in samples]}, budget=b, level=f"L{i % 3}", requested=int(b[7:]))
+    a = json.dumps(summarize(rows), sort_keys=True, allow_nan=False)
+    b = json.dumps(summarize(list(rows)), sort_keys=True, allow_nan=False)
+    assert a == b
+    summary = json.loads(a)
+    assert summary["schema_version"] == 2
+    task = summary["tasks"][0]
+    assert task["levels"] == ["L0", "L1", "L2"] and task["frontier"] and task["fits"]
+    assert {(g["level"], g["budget"]) for g in summary["groups"]} >= {("L0", "tokens:64"), (None, "tokens:256")}
+
+
+def test_group_intervals_equal_bootstrap_of_item_values():
+    # The batched bootstrap (one resample set per task, one per level) must give each
+    # point the interval bootstrap_ci gives its item values.
+    rng = random.Random(5)
+    rows = []
+    for b in ("tokens:64", "tokens:256"):
+        for i in range(9):
+            level = f"L{i % 3}"
+            samples = [(rng.choice(["7", "7", "3", "4", None]), None, 10) for _ in range(4)]
+            rows += _rows({f"t/{level}/{i}": [(a, a == "7", t) for a, _, t in samples]}, budget=b, level=level, requested=int(b[7:]))
+    summary = summarize(rows)
+
+    def item_values(budget, level, k):
+        values = []
+        for item in sorted({r["item"] for r in rows if r["budget"] == budget and (level is None or r["level"] == level)}):
+            mine = [r for r in rows if r["item"] == item and r["budget"] == budget]
+            hist = {}
+            for r in mine:
+                if r["answer"] is not None:
+                    hist[r["answer"]] = (hist.get(r["answer"], (0, r["correct"]))[0] + 1, r["correct"])
+            values.append(maj_curve(*histogram_key(hist, sum(r["answer"] is None for r in mine)))[k - 1])
+        return values
+
+    for g in summary["groups"]:
+        for k in (2, 4):
+            values = item_values(g["budget"], g["level"], k)
+            point = g["points"][k - 1]["maj"]
+            assert point["mean"] == pytest.approx(np.mean(values))
+            assert point["ci95"] == pytest.approx(bootstrap_ci(values), abs=1e-9)

@@ -37,6 +37,9 @@ def test_malformed_toml_names_the_line(tmp_path):
 
 def test_unknown_task_option_is_rejected(tmp_path):
     path = write(tmp_path, 'budgets = ["tokens:5"]\n[[tasks]]\nfamily = "arithmetic"\nlevel = ["add-1d"]\n')
+    with pytest.raises(UserError, match="unknown key 'level' \\(did you mean 'levels'\\?\\)"):
+        build_spec(path)
+    path = write(tmp_path, 'budgets = ["tokens:5"]\n[[tasks]]\nfamily = "arithmetic"\ncolour = 3\n', "b.toml")
     with pytest.raises(UserError, match="unknown option"):
         build_spec(path)
 

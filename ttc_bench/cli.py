@@ -84,6 +84,22 @@ def _add_compare(sub) -> None:
     add_compare_arguments(p)
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="rebuild summary, report.md/.html and plots from samples.jsonl (several runs: an overlay)",
+        description=(
+            "Regenerate every output of a run from its samples.jsonl alone (no model calls). "
+            "With several run folders, write an overlay report that puts them on the same axes."
+        ),
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folder(s)")
+    p.add_argument("--out", metavar="DIR", help="where to write (default: the run folder; for several runs, an overlay-<hash> folder beside the first)")
+    p.add_argument("--price-input", type=float, metavar="USD", help="price per million input tokens (default: as recorded in the run)")
+    p.add_argument("--price-output", type=float, metavar="USD", help="price per million output tokens (default: as recorded in the run)")
+    p.add_argument("--params", metavar="COUNT", help="model parameter count (e.g. 135M) for the FLOPs axis")
+
+
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="serve the embedded model on 127.0.0.1 until Ctrl-C (for use with --base-url)")
     p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
@@ -102,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_tasks(sub)
     _add_compare(sub)
+    _add_report(sub)
     _add_serve(sub)
     return parser
 
@@ -141,7 +158,7 @@ def cmd_run(args, argv: list[str]) -> int:
     result = run_sweep(spec, argv, show_progress=not args.no_progress and sys.stderr.isatty(), log=lambda m: console.print(m, style="dim"))
     s = result.summary
     title = f"{s['suite']} on {s['model']}: accuracy %, maj@k = majority vote of k samples"
-    print_summary(s, console, title)
+    print_summary(s, console, title, result.outputs)
     console.print(
         f"{result.stats.done} samples requested, {result.stats.skipped} reused, {s['errors']} errors, "
         f"{s['retries']} retries."
@@ -182,6 +199,30 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from rich.console import Console
+
+    from .rebuild import regenerate
+    from .report import print_summary
+    from .spec import parse_count
+
+    if (args.price_input is None) != (args.price_output is None):
+        raise UserError("give both prices: --price-input and --price-output (USD per million tokens)")
+    prices = None if args.price_input is None else {"input_per_million": args.price_input, "output_per_million": args.price_output}
+    params = parse_count(args.params) if args.params else None
+    result = regenerate([Path(r) for r in args.runs], Path(args.out) if args.out else None, prices=prices, params=params)
+    summary = result["summary"]
+    console = Console()
+    if summary.get("kind") == "overlay":
+        labels = ", ".join(run["label"] for run in summary["runs"])
+        console.print(f"overlay of {len(summary['runs'])} runs: {labels}")
+        console.print(f"report: {result['outputs'].get('report.html')}", soft_wrap=True)
+        return 0
+    title = f"{summary.get('suite')} on {summary.get('model')}: accuracy %, maj@k = majority vote of k samples"
+    print_summary(summary, console, title, result["outputs"])
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .compare import run_compare
 
@@ -211,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, ["ttc-bench", *argv])
-        return {"tasks": cmd_tasks, "show": cmd_show, "serve": cmd_serve, "compare": cmd_compare}[args.command](args)
+        return {"tasks": cmd_tasks, "show": cmd_show, "serve": cmd_serve, "compare": cmd_compare, "report": cmd_report}[args.command](args)
     except UserError as exc:
         if args.debug:
             raise

@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 
 from .adapters.base import Item, Prompt, TaskAdapter, Verdict
 from .models.budgets import Budget, request_params
-from .models.client import ChatClient, EndpointError, SampleError
+from .errors import UserError
+from .models.client import ChatClient, SampleError
 from .models.generation import Generation, generate, generate_n
 from .spec import RunSpec
 from .store import RunStore
@@ -64,7 +65,7 @@ def sample_key(endpoint_identity: str, model: str, messages: list, request: dict
 
 
 class Runner:
-    def __init__(self, spec: RunSpec, client: ChatClient, store: RunStore, run_id: str):
+    def __init__(self, spec: RunSpec, client: ChatClient, run_id: str, store: RunStore | None = None):
         self.spec = spec
         self.client = client
         self.store = store
@@ -137,6 +138,7 @@ class Runner:
             "completion_tokens": gen.completion_tokens if gen else 0,
             "reasoning_tokens": gen.reasoning_tokens if gen else 0,
             "reasoning_tokens_estimated": gen.reasoning_tokens_estimated if gen else False,
+            "usage_estimated": gen.usage_estimated if gen else False,
             "latency_s": round(gen.latency_s, 4) if gen else None,
             "attempts": gen.attempts if gen else attempts,
             "error": error,
@@ -204,7 +206,7 @@ class Runner:
             async with asyncio.TaskGroup() as group:
                 for _ in range(max(1, concurrency)):
                     group.create_task(worker())
-        except* EndpointError as eg:
+        except* UserError as eg:  # unreachable endpoint, rejected key, disk full: one line
             raise eg.exceptions[0] from None
         finally:
             self.stats.finished = time.perf_counter()

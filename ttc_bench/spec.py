@@ -21,6 +21,7 @@ Suite format (tasks/*.toml)::
 from __future__ import annotations
 
 import difflib
+import math
 import hashlib
 import json
 import re
@@ -131,7 +132,11 @@ def read_suite(name_or_path: str) -> tuple[str, dict, Path | None]:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise UserError(f"suite file {path} not found")
-        text, label, folder = path.read_text(encoding="utf-8"), str(path), path.resolve().parent
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"suite {path} is not UTF-8 text; save it as UTF-8 TOML") from None
+        label, folder = str(path), path.resolve().parent
     else:
         resource = data_file(f"{name_or_path}.toml")
         if not resource.is_file():
@@ -152,6 +157,18 @@ def parse_count(text: str) -> float:
         raise UserError(f"bad parameter count {text!r}: use e.g. 135M, 8B or 1.5e9")
     scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2)]
     return float(match.group(1)) * scale
+
+
+def _whole(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{what} must be a whole number, got {value!r}")
+    return value
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UserError(f"{what} must be a number, got {value!r}")
+    return float(value)
 
 
 def _positive_int(value: Any, what: str) -> int:
@@ -184,6 +201,10 @@ def _task_from_table(table: dict, where: str, folder: Path | None) -> TaskSpec:
         raise UserError(f"{where}: every [[tasks]] entry needs a family (see ttc-bench tasks)")
     family = str(table["family"])
     options = {k: v for k, v in table.items() if k not in TASK_KEYS}
+    for key in options:  # a near miss of a task key is a typo, not a family option
+        close = difflib.get_close_matches(key, sorted(TASK_KEYS), n=1, cutoff=0.75)
+        if close:
+            raise UserError(f"{where}: unknown key {key!r} (did you mean {close[0]!r}?)")
     # A data file named in a suite file is found next to the suite, wherever the run starts.
     if folder is not None and isinstance(options.get("path"), str) and not Path(options["path"]).is_absolute():
         options["path"] = str(folder / options["path"])
@@ -223,9 +244,9 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
         tasks=tasks,
         budgets=budgets,
         samples=_positive_int(flags["samples"] if flags.get("samples") is not None else data.get("samples", 1), "--samples"),
-        seed=int(flags["seed"] if flags.get("seed") is not None else data.get("seed", 0)),
-        temperature=float(flags["temperature"] if flags.get("temperature") is not None else data.get("temperature", 0.7)),
-        top_p=float(flags["top_p"] if flags.get("top_p") is not None else data.get("top_p", 0.95)),
+        seed=_whole(flags["seed"] if flags.get("seed") is not None else data.get("seed", 0), "seed"),
+        temperature=_number(flags["temperature"] if flags.get("temperature") is not None else data.get("temperature", 0.7), "temperature"),
+        top_p=_number(flags["top_p"] if flags.get("top_p") is not None else data.get("top_p", 0.95), "top_p"),
     )
     for key in ("model", "base_urls", "api_key_env", "run_id", "gguf", "params"):
         if flags.get(key) is not None:
@@ -239,7 +260,9 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
     if flags.get("concurrency") is not None:
         spec.concurrency = _positive_int(flags["concurrency"], "--concurrency")
     if flags.get("timeout") is not None:
-        spec.timeout_s = float(flags["timeout"])
+        spec.timeout_s = _number(flags["timeout"], "--timeout")
+        if not spec.timeout_s > 0:
+            raise UserError(f"--timeout must be a number of seconds above 0, got {flags['timeout']!r}")
     spec.fresh = bool(flags.get("fresh"))
     limit = flags.get("limit")
     if limit is not None:
@@ -271,6 +294,8 @@ def _validate(spec: RunSpec) -> None:
             spec.api = "openai"
     if spec.n_parameter and any(b.kind == "forced" for b in spec.budgets):
         raise UserError("the n parameter cannot serve forced:N budgets (each sample needs its own follow-up turn); drop --n-param or the forced budgets")
+    if spec.run_id is not None and (not re.fullmatch(r"[A-Za-z0-9._-]+", spec.run_id) or spec.run_id in (".", "..")):
+        raise UserError(f"--run-id must be one folder name (letters, digits, . _ -), got {spec.run_id!r}")
     if spec.gguf and not spec.embedded:
         raise UserError("--gguf serves a local model; it cannot be combined with --base-url/--model")
     names = [t.name for t in spec.tasks]

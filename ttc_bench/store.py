@@ -1,12 +1,15 @@
 """The run directory: manifest.json, samples.jsonl (append-only), summary.json.
 
-samples.jsonl is the source of truth. Each finished sample is one JSON line, written and
-flushed before the next is counted, so a killed run loses at most the line being written;
-a torn last line is cut off when the store is opened again.
+samples.jsonl is the source of truth. Each finished sample is one JSON line, handed to the
+OS in one write before the next is counted, so a killed run loses at most the line being
+written; a torn last line is cut off when the store is opened again. A failed write (disk
+full, read-only folder) is cut back off at once, so the lines before it stay intact, and
+stops the run with a one-line error. One run at a time appends to a folder (a lock).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -19,25 +22,51 @@ MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 
 
+class StoreWriteError(UserError):
+    """Writing to the run folder failed; what was written before is intact."""
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace ``path`` in one step, so a crash never leaves half a JSON file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    """Replace ``path`` in one step, so a crash or a full disk never leaves half a JSON file."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise StoreWriteError(f"cannot write {path}: {_reason(exc)} (the previous {path.name}, if any, is unchanged)") from None
+
+
+def encode_row(row: dict) -> bytes:
+    """One samples.jsonl line. Text with lone surrogates (a broken server's ``\\ud800``)
+    cannot be UTF-8 encoded; such a row is written with ASCII escapes instead, losslessly."""
+    try:
+        return (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(row, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
 
 
 def read_rows(path: Path) -> Iterator[dict]:
-    """Rows of a samples file; a torn (unparseable) last line is skipped."""
+    """Rows of a samples file; a torn last line and unreadable lines are skipped."""
     with open(path, "rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):
                 return  # torn tail of a killed run
             try:
-                yield json.loads(raw)
-            except json.JSONDecodeError:
+                row = json.loads(raw)
+            except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
                 continue
+            if isinstance(row, dict) and isinstance(row.get("key"), str):
+                yield row
 
 
 def latest_rows(path: Path) -> list[dict]:
@@ -49,17 +78,27 @@ def latest_rows(path: Path) -> list[dict]:
     return list(rows.values())
 
 
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return path
+
+
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
-        if self.dir.exists() and not self.dir.is_dir():
-            raise UserError(f"--out {self.dir} is a file; give a folder for run results")
+        blocking = _existing_ancestor(self.dir)
+        if blocking.exists() and not blocking.is_dir():
+            raise UserError(f"{blocking} is a file, not a folder; point --out at a folder for run results")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UserError(f"cannot create the run folder {self.dir}: {exc.strerror}") from None
+            raise UserError(f"cannot create the run folder {self.dir}: {_reason(exc)}") from None
         self.samples_path = self.dir / SAMPLES
-        self._fh = None
+        self._fd: int | None = None
+        self._size = 0  # bytes of complete lines in samples.jsonl
+        self.appended = 0
 
     def _repair_torn_tail(self) -> None:
         if not self.samples_path.exists():
@@ -92,22 +131,58 @@ class RunStore:
         return {row["key"] for row in latest_rows(self.samples_path) if row.get("error") is None}
 
     def open_for_append(self) -> None:
-        self._repair_torn_tail()
         try:
-            self._fh = open(self.samples_path, "a", encoding="utf-8")
+            self._repair_torn_tail()
+            # Unbuffered O_APPEND: each row is one write(2) straight to the OS, so nothing
+            # sits in a process buffer when the process is killed.
+            fd = os.open(self.samples_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise UserError(f"cannot write {self.samples_path}: {exc.strerror}") from None
+            raise UserError(f"cannot write {self.samples_path}: {_reason(exc)}") from None
+        try:
+            _lock(fd)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(
+                f"another ttc-bench run is writing to {self.dir}; wait for it to finish or give this run another --run-id"
+            ) from None
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
 
     def append(self, row: dict) -> None:
-        self._fh.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self._fh.flush()
+        if self._fd is None:
+            raise RuntimeError("open_for_append() first")
+        line = encode_row(row)
+        data = memoryview(line)
+        try:
+            while data:
+                written = os.write(self._fd, data)
+                data = data[written:]
+        except OSError as exc:
+            # Cut any partial line off now, so the file holds only whole rows.
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass  # the torn tail is repaired when the store is opened again
+            hint = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "fix the folder"
+            raise StoreWriteError(
+                f"cannot write {self.samples_path}: {_reason(exc)}; the {self.appended} samples saved so far are intact; "
+                f"{hint} and re-run the same command to resume"
+            ) from None
+        self._size += len(line)
+        self.appended += 1
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            # Every row already reached the OS in append(); fsync only guards against a
+            # power cut, and its failure must not hide the error that ended the run.
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # also releases the lock
 
     def rows(self) -> list[dict]:
         return latest_rows(self.samples_path) if self.samples_path.exists() else []
@@ -119,9 +194,28 @@ class RunStore:
         path = self.dir / MANIFEST
         if not path.exists():
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # unreadable: it is rewritten from the spec
+        return data if isinstance(data, dict) else None
 
     def write_summary(self, summary: dict) -> Path:
         path = self.dir / SUMMARY
         write_json_atomic(path, summary)
         return path
+
+
+def _lock(fd: int) -> None:
+    """An exclusive lock on the open samples file, released when the process ends (even by
+    kill -9), so two runs never interleave rows in one folder."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; a second run is not detected
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise
+    except OSError:
+        pass  # a filesystem without locks (some network mounts): run unlocked

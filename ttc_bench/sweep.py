@@ -16,7 +16,8 @@ from pathlib import Path
 from . import __version__
 from .models.client import ChatClient, Endpoint, redact_url
 from .runner import Runner, RunStats
-from .scoring import summarize
+from .rebuild import summarize_run
+from .report import write_reports
 from .spec import RunSpec
 from .store import RunStore
 
@@ -28,6 +29,7 @@ class SweepResult:
     run_dir: Path
     summary: dict
     stats: RunStats
+    outputs: dict[str, Path]
 
 
 def _versions(embedded: bool) -> dict:
@@ -126,9 +128,11 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
             endpoint = Endpoint(tuple(spec.base_urls), spec.model, api=spec.api, api_key_env=spec.api_key_env, timeout_s=spec.timeout_s)
             concurrency = spec.concurrency or DEFAULT_REMOTE_CONCURRENCY
         run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model)
-        store = RunStore(spec.out / run_id)
         client = ChatClient(endpoint, concurrency=concurrency, max_attempts=spec.max_attempts)
-        runner = Runner(spec, client, store, run_id)
+        # The plan (and any dataset) loads before the run folder exists: bad data leaves none.
+        runner = Runner(spec, client, run_id)
+        store = RunStore(spec.out / run_id)
+        runner.store = store
         store.write_manifest(_manifest(spec, endpoint, run_id, store.read_manifest(), argv))
 
         async def go() -> RunStats:
@@ -141,7 +145,8 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
                 await client.close()
 
         stats = asyncio.run(go())
-    summary = summarize(store.rows(), [b.label for b in spec.budgets])
-    summary.update({"run_id": run_id, "model": endpoint.model, "suite": spec.suite})
+    # Scored by streaming samples.jsonl: memory stays flat however many samples the run has.
+    summary = summarize_run(store.dir)
     store.write_summary(summary)
-    return SweepResult(store.dir, summary, stats)
+    outputs = {"summary.json": store.dir / "summary.json", **write_reports(store.dir, summary)}
+    return SweepResult(store.dir, summary, stats, outputs)

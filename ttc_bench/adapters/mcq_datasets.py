@@ -232,12 +232,16 @@ def _load_table(source: Source) -> Any:
 
 
 def _quietly(datasets: Any, load: Any) -> Any:
-    """Local files load in well under a second: their progress bars would only be noise."""
+    """Local files load in well under a second: their progress bars would only be noise,
+    and a failure is reported by us in one line, not also logged by the library."""
     was_enabled = datasets.is_progress_bar_enabled()
+    level = datasets.logging.get_verbosity()
     datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try:
         return load()
     finally:
+        datasets.logging.set_verbosity(level)
         if was_enabled:
             datasets.enable_progress_bars()
 

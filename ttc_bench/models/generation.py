@@ -32,6 +32,7 @@ class Generation:
     completion_tokens: int
     reasoning_tokens: int
     reasoning_tokens_estimated: bool
+    usage_estimated: bool  # the endpoint reported no usage: token counts are estimates
     latency_s: float
     attempts: int
 
@@ -53,6 +54,7 @@ def _single(c: Completion) -> Generation:
         completion_tokens=c.completion_tokens,
         reasoning_tokens=c.reasoning_tokens,
         reasoning_tokens_estimated=c.reasoning_tokens_estimated,
+        usage_estimated=c.usage_estimated,
         latency_s=c.latency_s,
         attempts=c.attempts,
     )
@@ -115,6 +117,7 @@ async def _forced(client, messages, budget, sampling, answer_tokens, final_answe
         # The thinking turns are the reasoning; the forced answer turn is not.
         reasoning_tokens=thought,
         reasoning_tokens_estimated=False,
+        usage_estimated=any(c.usage_estimated for c in turns),
         latency_s=sum(c.latency_s for c in turns),
         attempts=sum(c.attempts for c in turns),
     )

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from ttc_bench.fidelity import budget_fidelity, s1_metrics, used_field
+from ttc_bench.fits import loglinear_fit
+
+
+def test_loglinear_fit_exact_line():
+    # accuracy = 0.1 + 0.05 * log2(tokens): 5 points per doubling, R^2 = 1
+    tokens = [64, 128, 256, 1024]
+    acc = [0.1 + 0.05 * np.log2(t) for t in tokens]
+    fit = loglinear_fit(tokens, acc)
+    assert fit["points_per_doubling"] == pytest.approx(5.0)
+    assert fit["intercept"] == pytest.approx(0.1)
+    assert fit["r2"] == pytest.approx(1.0)
+    assert fit["ci95"] == [None, None]
+
+
+def test_loglinear_fit_hand_computed_and_bootstrap_interval():
+    # x = log2 tokens = 1, 2, 3; y = 0.2, 0.5, 0.5 -> slope = sum((x - 2)(y - 0.4)) / 2 = 0.15
+    fit = loglinear_fit([2, 4, 8], [0.2, 0.5, 0.5])
+    assert fit["points_per_doubling"] == pytest.approx(15.0)
+    assert fit["r2"] == pytest.approx(0.045 / 0.06)
+    # the interval is the slope refitted on each resample's accuracies
+    boot = np.array([[0.2, 0.5, 0.5], [0.1, 0.3, 0.5], [0.3, 0.3, 0.3], [0.2, 0.6, 0.8]])
+    fit = loglinear_fit([2, 4, 8], [0.2, 0.5, 0.5], boot)
+    slopes = np.array([15.0, 20.0, 0.0, 30.0])
+    assert fit["ci95"] == pytest.approx(list(np.percentile(slopes, [2.5, 97.5])))
+    assert fit["se"] == pytest.approx(slopes.std(ddof=1))
+
+
+def test_loglinear_fit_needs_two_distinct_token_counts():
+    assert loglinear_fit([100], [0.5]) is None
+    assert loglinear_fit([100, 100], [0.5, 0.6]) is None
+    assert loglinear_fit([0, 100], [0.5, 0.6]) is None
+
+
+def test_budget_fidelity_hand_computed():
+    used = np.array([10, 20, 30, 40, 200])
+    f = budget_fidelity(100, "completion_tokens", used, used, cut_off=1, estimated=0)
+    assert f["used_median"] == 30 and f["used_p90"] == pytest.approx(136.0)  # 40 + 0.6 * 160
+    assert f["control"] == pytest.approx(0.8) and f["cut_off_rate"] == pytest.approx(0.2)
+    assert budget_fidelity(None, "completion_tokens", used, used, 0, 0)["control"] is None
+    assert used_field("forced:512:min=64") == "reasoning_tokens"
+    assert used_field("thinking:1024") == "reasoning_tokens"
+    assert used_field("tokens:512") == "completion_tokens"
+    assert used_field("effort:high") == "completion_tokens"
+
+
+def test_s1_metrics_hand_computed():
+    budgets = [
+        {"budget": "a", "tokens": 100, "accuracy": 0.2, "within_budget": 10, "samples": 10},
+        {"budget": "b", "tokens": 300, "accuracy": 0.4, "within_budget": 8, "samples": 10},
+        {"budget": "c", "tokens": 500, "accuracy": 0.5, "within_budget": None, "samples": 10},
+    ]
+    s1 = s1_metrics(budgets)
+    assert s1["control"] == pytest.approx(18 / 20)
+    # slopes: (a,b) 0.2/200, (a,c) 0.3/400, (b,c) 0.1/200 -> mean 0.000583.. per token
+    assert s1["scaling_per_1k_tokens"] == pytest.approx(1000 * (0.001 + 0.00075 + 0.0005) / 3)
+    assert s1["performance"] == 0.5 and s1["performance_budget"] == "c"
+    assert s1_metrics(budgets[:1])["scaling_per_1k_tokens"] is None

@@ -1,0 +1,460 @@
+"""Crossword: mini crosswords where every row and every column of a k x k grid is a word.
+
+Grids are double word squares (no black squares; rows and columns are different words)
+filled by a seeded backtracking search over the project's own word list
+(``tasks/crossword_words.tsv``: word, commonness, clue). Clue levels show an Across clue per
+row and a Down clue per column; bank levels show the 2k answers unordered, which makes the
+item a pure constraint puzzle whose every valid arrangement is accepted.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import UserError
+from .base import (
+    Item,
+    Prompt,
+    TaskAdapter,
+    Verdict,
+    data_file,
+    item_id,
+    item_rng,
+    last_answer_line,
+    last_tagged,
+    register,
+    tail,
+)
+
+WORDS_FILE = "crossword_words.tsv"
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    size: int
+    mode: str  # "clues": Across/Down clues; "bank": the 2k answers, unordered
+    rare: bool  # rare words allowed, and at least one is used
+    reveal: int  # letters shown in the grid as a hint
+    description: str
+
+
+LEVELS: dict[str, LevelSpec] = {
+    "3x3": LevelSpec(3, "clues", False, 0, "3x3 grid of common words, Across/Down clues"),
+    "4x4": LevelSpec(4, "clues", False, 0, "4x4 grid of common words, Across/Down clues"),
+    "5x5": LevelSpec(5, "clues", False, 0, "5x5 grid of common words, Across/Down clues"),
+    "4x4-rare": LevelSpec(4, "clues", True, 0, "4x4 grid with at least one rare word, clues"),
+    "4x4-revealed": LevelSpec(4, "clues", False, 4, "4x4 common words, clues, 4 letters revealed"),
+    "5x5-revealed": LevelSpec(5, "clues", False, 6, "5x5 common words, clues, 6 letters revealed"),
+    "3x3-bank": LevelSpec(3, "bank", False, 0, "3x3 word bank: arrange the 6 given words, no clues"),
+    "4x4-bank": LevelSpec(4, "bank", False, 0, "4x4 word bank: arrange the 8 given words, no clues"),
+    "5x5-bank": LevelSpec(5, "bank", False, 0, "5x5 word bank: arrange the 10 given words, no clues"),
+}
+
+# Row placements one search attempt may try before it restarts with fresh shuffles: random
+# candidate orders occasionally wander into a huge dead subtree, and a restart is cheaper
+# than exhausting it. Restarts draw from the same item RNG, so they stay deterministic.
+NODE_CAP = {3: 2_000, 4: 4_000, 5: 6_000}
+MAX_RESTARTS = 500
+
+
+# ---- word list ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    word: str
+    rare: bool
+    clue: str
+
+
+@lru_cache(maxsize=1)
+def load_words() -> dict[str, Entry]:
+    """The shipped word list, validated (a malformed row is named rather than skipped)."""
+    text = data_file(WORDS_FILE).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if not lines or lines[0].split("\t") != ["word", "commonness", "clue"]:
+        raise UserError(f"{WORDS_FILE}: header must be 'word<TAB>commonness<TAB>clue'")
+    entries: dict[str, Entry] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise UserError(f"{WORDS_FILE}:{number}: expected 3 tab-separated fields")
+        word, commonness, clue = (field.strip() for field in fields)
+        if not re.fullmatch(r"[A-Z]{3,5}", word) or commonness not in ("common", "rare") or not clue:
+            raise UserError(f"{WORDS_FILE}:{number}: bad entry {line!r}")
+        if word in entries:
+            raise UserError(f"{WORDS_FILE}:{number}: duplicate word {word}")
+        entries[word] = Entry(word, commonness == "rare", clue)
+    return entries
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The words of one length plus, for every prefix, the letters that can extend it."""
+
+    words: tuple[str, ...]
+    next_letters: dict[str, frozenset[str]]
+
+
+def build_lexicon(words: list[str] | tuple[str, ...]) -> Lexicon:
+    ordered = tuple(sorted(set(words)))  # sorted: the RNG, not file order, decides the shuffle
+    following: dict[str, set[str]] = {}
+    for word in ordered:
+        for i in range(len(word)):
+            following.setdefault(word[:i], set()).add(word[i])
+    return Lexicon(ordered, {prefix: frozenset(letters) for prefix, letters in following.items()})
+
+
+@lru_cache(maxsize=None)
+def lexicon(size: int, allow_rare: bool) -> Lexicon:
+    words = [e.word for e in load_words().values() if len(e.word) == size and (allow_rare or not e.rare)]
+    return build_lexicon(words)
+
+
+# ---- grid search ----------------------------------------------------------------------
+
+
+def columns(rows: list[str] | tuple[str, ...]) -> list[str]:
+    return ["".join(row[c] for row in rows) for c in range(len(rows[0]))] if rows else []
+
+
+def row_candidates(lex: Lexicon, cols: list[str]) -> list[str]:
+    """Words that fit the next row: letter c must extend column c's prefix to a word prefix."""
+    allowed = [lex.next_letters.get(prefix, frozenset()) for prefix in cols]
+    size = len(cols)
+    found: list[str] = []
+    stack = [""]
+    # Walking the prefix table position by position visits only viable row prefixes.
+    while stack:
+        prefix = stack.pop()
+        position = len(prefix)
+        if position == size:
+            found.append(prefix)
+            continue
+        for letter in lex.next_letters.get(prefix, frozenset()) & allowed[position]:
+            stack.append(prefix + letter)
+    found.sort()  # set iteration order varies between runs; the shuffle must not
+    return found
+
+
+class _CapReached(Exception):
+    pass
+
+
+def search(
+    lex: Lexicon,
+    size: int,
+    rng: random.Random | None,
+    node_cap: int | None = None,
+    rare: frozenset[str] | None = None,
+    limit: int = 1,
+) -> list[list[str]]:
+    """Up to ``limit`` grids, filled row by row; ``rng`` shuffles candidates (None: sorted).
+
+    A row's letters must extend every column's prefix, so each column stays a viable word
+    prefix and the last row completes all of them. No word is used twice (which also rules
+    out row i == column i). Raises _CapReached after ``node_cap`` row placements. ``rare``:
+    grids must use at least one of these words.
+    """
+    found: list[list[str]] = []
+    rows: list[str] = []
+    nodes = 0
+
+    def extend() -> bool:
+        nonlocal nodes
+        cols = columns(rows) if rows else [""] * size
+        if len(rows) == size:
+            words = rows + cols
+            if len(set(words)) == len(words) and (rare is None or any(w in rare for w in words)):
+                found.append(list(rows))
+            return len(found) >= limit
+        candidates = row_candidates(lex, cols)
+        if rng is not None:
+            rng.shuffle(candidates)
+        for word in candidates:
+            if word in rows:
+                continue
+            nodes += 1
+            if node_cap is not None and nodes > node_cap:
+                raise _CapReached
+            rows.append(word)
+            done = extend()
+            rows.pop()
+            if done:
+                return True
+        return False
+
+    extend()
+    return found
+
+
+def generate_grid(size: int, rng: random.Random, allow_rare: bool) -> tuple[list[str], int]:
+    """A random double word square and the number of restarts it took."""
+    lex = lexicon(size, allow_rare)
+    rare_words = None
+    if allow_rare:
+        rare_words = frozenset(w for w in lex.words if load_words()[w].rare)
+    for restart in range(MAX_RESTARTS):
+        try:
+            grids = search(lex, size, rng, NODE_CAP[size], rare_words)
+        except _CapReached:
+            continue
+        if grids:
+            return grids[0], restart
+    raise RuntimeError(f"crossword: no {size}x{size} grid found in {MAX_RESTARTS} restarts")
+
+
+def bank_solutions(bank: list[str], size: int) -> list[str]:
+    """Every grid whose rows and columns use exactly the bank (gold, its transpose, ...)."""
+    lex = build_lexicon(bank)
+    grids = search(lex, size, None, limit=10_000)
+    want = Counter(bank)
+    return sorted("/".join(g) for g in grids if Counter(g + columns(g)) == want)
+
+
+# ---- prompt ---------------------------------------------------------------------------
+
+
+ANSWER_FORMAT = "<answer>\nROW1\nROW2\n...\n</answer>"
+
+
+def render_revealed(size: int, revealed: list[list]) -> str:
+    cells = [["."] * size for _ in range(size)]
+    for r, c, letter in revealed:
+        cells[r][c] = letter
+    return "\n".join(" ".join(row) for row in cells)
+
+
+def build_prompt(spec: LevelSpec, clues: dict[str, list[str]], bank: list[str], revealed: list[list]) -> str:
+    k = spec.size
+    parts = [
+        f"Solve this {k}x{k} mini crossword. Every cell holds one letter A-Z and there are no "
+        f"black squares: each of the {k} rows, read left to right, is an English word, and each "
+        f"of the {k} columns, read top to bottom, is an English word. No word appears twice."
+        + (" Some of the words are uncommon." if spec.rare else "")
+    ]
+    if spec.mode == "bank":
+        parts.append(
+            f"Word bank ({2 * k} words, in alphabetical order): {', '.join(bank)}\n"
+            f"Use every bank word exactly once: {k} of them as the rows and the other {k} as "
+            "the columns. Any grid that does this is accepted."
+        )
+    else:
+        across = "\n".join(f"{i}. {clue}" for i, clue in enumerate(clues["across"], start=1))
+        down = "\n".join(f"{i}. {clue}" for i, clue in enumerate(clues["down"], start=1))
+        parts.append(f"Across (row 1 is the top row):\n{across}")
+        parts.append(f"Down (column 1 is the leftmost column):\n{down}")
+    if revealed:
+        parts.append(
+            "Some letters are already filled in ('.' marks an unknown cell):\n"
+            + render_revealed(k, revealed)
+        )
+    parts.append(
+        f"Think it through, then give the completed grid as its {k} rows of {k} letters, top "
+        f"to bottom, one row per line, inside answer tags:\n{ANSWER_FORMAT}"
+    )
+    return "\n\n".join(parts)
+
+
+# ---- answer extraction ----------------------------------------------------------------
+
+# "Row 1:", "1.", "2)" in front of a row; anchored, so it costs one pass per line.
+_ROW_LABEL = re.compile(r"^\s*(?:row\s*)?\d{1,2}\s*[:.)\-]\s*", re.IGNORECASE)
+# The first cell of a markdown table row that only numbers the row ("| 1 | C | A | T |").
+_LABEL_CELL = re.compile(r"(?:row\s*)?\d{1,2}[:.)]?", re.IGNORECASE)
+# Cell separators and markdown emphasis that models put between or around letters.
+_CELL_JUNK = str.maketrans("", "", " \t|`*,")
+_EMPHASIS = str.maketrans("", "", "`*,")
+_SEPARATOR_CHARS = set("-=+:")
+# The fallback reads only a handful of trailing lines; a grid is at most 5 rows.
+FALLBACK_LINES = 40
+
+
+def _letters(line: str) -> tuple[str, bool]:
+    """A line's letters with row labels, table pipes, spaces and emphasis removed, and
+    whether the line is laid out like a grid row ("| C | A | T |", "C A T", "CAT") rather
+    than prose ("Here it is")."""
+    text = line.strip()
+    if "|" in text:
+        cells = [cell.strip() for cell in text.strip("|").split("|")]
+        if cells and _LABEL_CELL.fullmatch(cells[0]):
+            cells = cells[1:]
+        return "".join(cells).translate(_CELL_JUNK), True
+    text = _ROW_LABEL.sub("", text, count=1)
+    tokens = text.translate(_EMPHASIS).split()
+    row_like = len(tokens) == 1 or all(len(token) == 1 for token in tokens)
+    return text.translate(_CELL_JUNK), row_like
+
+
+def _is_word(text: str) -> bool:
+    return text.isascii() and text.isalpha()
+
+
+def _row(line: str, size: int) -> str | None:
+    """The row a line spells ("CAT", "c a t", "| C | A | T |", "1. CAT"), else None."""
+    letters, row_like = _letters(line)
+    return letters.upper() if row_like and len(letters) == size and _is_word(letters) else None
+
+
+def _is_filler(line: str) -> bool:
+    """Blank lines, code fences and table rules, which carry no letters."""
+    stripped = line.strip()
+    if stripped.startswith("```"):
+        return True
+    return all(ch in _SEPARATOR_CHARS for ch in stripped.translate(_CELL_JUNK))
+
+
+def _single_line_grid(line: str, size: int) -> list[str] | None:
+    """'CAT/ARE/TEN', 'CAT, ARE, TEN' or 'CAT ARE TEN' on one line."""
+    line = _ROW_LABEL.sub("", line.strip().strip("`*"), count=1)
+    if "/" in line:
+        tokens = line.split("/")
+    elif "," in line:
+        tokens = line.split(",")
+    else:
+        tokens = line.split()
+    rows = [_row(token, size) for token in tokens]
+    if len(rows) == size and all(rows):
+        return rows  # type: ignore[return-value]
+    return None
+
+
+def parse_grid(text: str, size: int) -> list[str] | None:
+    """The k rows in an answer body: one row per line, or all rows on one line.
+
+    Prose lines ("Final grid:") are skipped, but a line of letters of the wrong length is a
+    malformed row, and then there is no answer rather than a guess at which rows were meant.
+    """
+    lines = [line for line in text.splitlines() if not _is_filler(line)]
+    if len(lines) == 1:
+        single = _single_line_grid(lines[0], size)
+        if single:
+            return single
+    rows: list[str] = []
+    for line in lines:
+        letters, row_like = _letters(line)
+        if not (row_like and _is_word(letters)):
+            continue
+        if len(letters) != size:
+            return None
+        rows.append(letters.upper())
+    return rows if len(rows) == size else None
+
+
+def trailing_grid(text: str, size: int) -> list[str] | None:
+    """A grid written as the last lines of a reply without answer tags (exactly k rows)."""
+    rows: list[str] = []
+    for line in reversed(text.splitlines()[-FALLBACK_LINES:]):
+        if _is_filler(line):
+            if rows:
+                break
+            continue
+        row = _row(line, size)
+        if row is None:
+            break
+        rows.append(row)
+    return rows[::-1] if len(rows) == size else None
+
+
+def split_answer(answer: str, size: int) -> list[str] | None:
+    rows = answer.split("/")
+    if len(rows) == size and all(len(r) == size and r.isascii() and r.isalpha() and r.isupper() for r in rows):
+        return rows
+    return None
+
+
+def letter_accuracy(grid: list[str], gold: list[str]) -> float:
+    cells = sum(len(row) for row in gold)
+    same = sum(a == b for row, gold_row in zip(grid, gold) for a, b in zip(row, gold_row))
+    return same / cells
+
+
+# ---- the family -----------------------------------------------------------------------
+
+
+@register
+class Crossword(TaskAdapter):
+    name = "crossword"
+    summary = "mini crosswords: k x k grids whose every row and column is a word (clues or word bank)"
+    levels = {level: spec.description for level, spec in LEVELS.items()}
+    default_levels = ("3x3", "4x4", "4x4-bank")
+    answer_tokens = 64
+    final_answer_request = (
+        "Time is up. Reply now with only the completed grid: its rows, one per line, "
+        "inside <answer>...</answer>."
+    )
+
+    def item(self, seed: int, level: str, index: int) -> Item:
+        spec = LEVELS[self.check_level(level)]
+        k = spec.size
+        rng = item_rng(seed, self.task, level, index)
+        rows, restarts = generate_grid(k, rng, spec.rare)
+        cols = columns(rows)
+        entries = load_words()
+        cells = sorted(rng.sample(range(k * k), spec.reveal))
+        revealed = [[cell // k, cell % k, rows[cell // k][cell % k]] for cell in cells]
+        clues = {"across": [entries[w].clue for w in rows], "down": [entries[w].clue for w in cols]}
+        bank = sorted(rows + cols) if spec.mode == "bank" else []
+        meta = {
+            "size": k,
+            "mode": spec.mode,
+            "rows": rows,
+            "columns": cols,
+            "clues": clues,
+            "revealed": revealed,
+            "bank": bank,
+            "commonness": "common+rare" if spec.rare else "common",
+            "rare_words": [w for w in rows + cols if entries[w].rare],
+            "restarts": restarts,
+        }
+        if spec.mode == "bank":
+            meta["solutions"] = bank_solutions(bank, k)
+        return Item(
+            id=item_id(self.task, level, index),
+            task=self.task,
+            level=level,
+            messages=[{"role": "user", "content": build_prompt(spec, clues, bank, revealed)}],
+            gold="/".join(rows),
+            meta=meta,
+        )
+
+    def parse(self, text: str, item: Item, prompt: Prompt) -> str | None:
+        size = item.meta["size"]
+        text = tail(text)
+        body = last_tagged(text)
+        if body is not None:
+            rows = parse_grid(body, size)
+        else:
+            # Untagged replies: only an "Answer: CAT/ARE/TEN" line or a bare trailing grid.
+            line = last_answer_line(text)
+            rows = _single_line_grid(line, size) if line else None
+            rows = rows or trailing_grid(text, size)
+        return "/".join(rows) if rows else None
+
+    def verify(self, item: Item, answer: str) -> Verdict:
+        size = item.meta["size"]
+        gold = item.gold.split("/")
+        grid = split_answer(answer or "", size)
+        if grid is None:
+            return Verdict(False, 0.0, {"letters": 0.0, "words": 0.0, "grid": 0.0})
+        cols = columns(grid)
+        kept = all(grid[r][c] == letter for r, c, letter in item.meta.get("revealed", []))
+        if item.meta["mode"] == "bank":
+            # Any arrangement that uses the bank exactly is right, not only the stored one.
+            matched = sum((Counter(grid + cols) & Counter(item.meta["bank"])).values())
+            correct = matched == 2 * size and kept
+            solutions = [s.split("/") for s in item.meta.get("solutions") or [item.gold]]
+            letters = 1.0 if correct else max(letter_accuracy(grid, s) for s in solutions)
+        else:
+            gold_cols = columns(gold)
+            matched = sum(a == b for a, b in zip(grid + cols, gold + gold_cols))
+            correct = grid == gold
+            letters = letter_accuracy(grid, gold)
+        scores = {"letters": letters, "words": matched / (2 * size), "grid": float(correct)}
+        return Verdict(correct, letters, scores)

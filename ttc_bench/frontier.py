@@ -1,0 +1,129 @@
+"""The compute-optimal frontier: for a given number of tokens per item, which strategy wins?
+
+A strategy is a (budget, k, method) point: a reasoning budget, k samples per item and a way
+to turn them into one answer. ``maj@k`` (a majority vote; k = 1 is a single sample) is
+deployable as is. ``pass@k`` needs an oracle that recognises a correct answer among k, so
+it gets its own frontier ("with oracle") instead of hiding every deployable strategy.
+"""
+
+from __future__ import annotations
+
+DEPLOYABLE = ("maj@k",)
+ORACLE = ("maj@k", "pass@k")
+_METHOD_RANK = {"maj@k": 0, "pass@k": 1}
+
+
+def candidates(groups: list[dict], budget_order: list[str], methods=ORACLE) -> list[dict]:
+    """Every (budget, k, method) point of one task's all-level groups."""
+    rank = {b: i for i, b in enumerate(budget_order)}
+    out = []
+    for g in groups:
+        for p in g["points"]:
+            for method in methods:
+                stat = p["maj" if method == "maj@k" else "pass"]
+                if stat["mean"] is None or p["tokens_per_item"] is None:
+                    continue
+                out.append(
+                    {
+                        "budget": g["budget"],
+                        "budget_rank": rank.get(g["budget"], len(rank)),
+                        "k": p["k"],
+                        "method": method,
+                        "tokens_per_item": p["tokens_per_item"],
+                        "accuracy": stat["mean"],
+                        "ci95": stat["ci95"],
+                        "cost_per_item": p.get("cost_per_item"),
+                        "flops_per_item": p.get("flops_per_item"),
+                    }
+                )
+    return out
+
+
+def pareto_frontier(points: list[dict], methods=DEPLOYABLE) -> list[dict]:
+    """Points no other point beats: higher accuracy with at most as many tokens per item.
+
+    Sorted by tokens per item, accuracy rises strictly along the result. Of equal points the
+    deployable method, the smaller k and the earlier budget are kept.
+    """
+    pool = [p for p in points if p["method"] in methods]
+    pool.sort(
+        key=lambda p: (
+            p["tokens_per_item"],
+            -p["accuracy"],
+            _METHOD_RANK.get(p["method"], 9),
+            p["k"],
+            p.get("budget_rank", 0),
+            p["budget"],
+        )
+    )
+    frontier: list[dict] = []
+    best = float("-inf")
+    for p in pool:
+        # 1e-12 absorbs float noise, so a numerically equal but costlier point is dominated.
+        if p["accuracy"] > best + 1e-12:
+            frontier.append({key: v for key, v in p.items() if key != "budget_rank"})
+            best = p["accuracy"]
+    return frontier
+
+
+def strategy_name(point: dict) -> str:
+    if point["method"] == "pass@k":
+        return f"pass@{point['k']} (oracle pick of {point['k']} samples)"
+    if point["k"] == 1:
+        return "a single sample"
+    return f"maj@{point['k']}"
+
+
+def tokens_text(tokens: float) -> str:
+    """Tokens rounded to what a reader needs: 2 significant figures, k/M suffixes."""
+    if tokens >= 1e7:
+        return f"{tokens / 1e6:.0f}M"
+    if tokens >= 1e6:
+        return f"{tokens / 1e6:.1f}M".replace(".0M", "M")
+    if tokens >= 1e4:
+        return f"{tokens / 1e3:.0f}k"
+    if tokens >= 1000:
+        return f"{tokens / 1e3:.1f}k".replace(".0k", "k")
+    if tokens >= 100:
+        return f"{round(tokens, -1):.0f}"
+    return f"{tokens:.0f}"
+
+
+def segments(frontier: list[dict]) -> list[list[dict]]:
+    """Runs of consecutive frontier points that share budget and method (k rising)."""
+    runs: list[list[dict]] = []
+    for p in frontier:
+        if runs and runs[-1][-1]["budget"] == p["budget"] and runs[-1][-1]["method"] == p["method"]:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs
+
+
+def describe(frontier: list[dict]) -> list[str]:
+    """One sentence per frontier segment: 'at about T tokens per item the best strategy is ...'."""
+    lines = []
+    for run in segments(frontier):
+        first, last = run[0], run[-1]
+        acc = f"{100 * first['accuracy']:.1f}%"
+        if len(run) == 1:
+            lines.append(
+                f"at about {tokens_text(first['tokens_per_item'])} tokens per item the best strategy is "
+                f"budget {first['budget']} with {strategy_name(first)} ({acc})"
+            )
+            continue
+        lines.append(
+            f"at about {tokens_text(first['tokens_per_item'])}-{tokens_text(last['tokens_per_item'])} tokens per "
+            f"item the best strategy is budget {first['budget']} with {strategy_name(first)} to "
+            f"{strategy_name(last)} ({acc} to {100 * last['accuracy']:.1f}%)"
+        )
+    return lines
+
+
+def best_at(frontier: list[dict], tokens_per_item: float) -> dict | None:
+    """The best frontier strategy that costs at most ``tokens_per_item`` (None if none fits)."""
+    best = None
+    for p in frontier:
+        if p["tokens_per_item"] <= tokens_per_item * (1 + 1e-9):
+            best = p
+    return best

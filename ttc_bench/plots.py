@@ -1,0 +1,372 @@
+"""The four report plots, as PNG and SVG, from summaries (one run or several overlaid).
+
+1. accuracy vs tokens per item (log2 x): pass@1 across budgets, maj@k and pass@k across k
+   at each budget, 95% bands, the compute-optimal frontier highlighted;
+2. the o1-style chart: pass@1 bars per budget with the majority-vote gain stacked on top;
+3. budget fidelity: requested vs used tokens per budget (median bar, p90 whisker, share
+   cut off);
+4. pass@1 by difficulty level x budget (heatmap).
+
+matplotlib is imported inside the functions (the CLI must start fast) and always with the
+Agg backend. Output is byte-stable: fixed SVG hash salt, no dates or software tags.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+PLOT_KINDS = {
+    "accuracy-vs-tokens": "accuracy against tokens per item",
+    "pass1-majority-gain": "pass@1 per budget with the majority-vote gain",
+    "budget-fidelity": "requested vs used tokens per budget",
+    "level-heatmap": "pass@1 by difficulty level and budget",
+}
+FRONTIER_COLOR = "#f28e2b"
+RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
+PNG_DPI = 110
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "task"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "svg.hashsalt": "ttc-bench",  # stable element ids: same data, same bytes
+            "svg.fonttype": "path",  # text as paths: renders without the fonts installed
+            "font.size": 10,
+            "axes.titlesize": 12,
+            "axes.labelsize": 10.5,
+            "legend.fontsize": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "figure.dpi": PNG_DPI,
+        }
+    )
+    return plt
+
+
+def _save(plt, fig, out_dir: Path, name: str) -> dict[str, Path]:
+    plots = out_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+        path = plots / f"{name}.{ext}"
+        fig.savefig(path, format=ext, dpi=PNG_DPI, metadata=metadata, bbox_inches="tight")
+        written[f"plots/{name}.{ext}"] = path
+    plt.close(fig)
+    return written
+
+
+def _task_groups(summary: dict, task: str) -> list[dict]:
+    return [g for g in summary["groups"] if g["task"] == task and g["level"] is None]
+
+
+def _task_section(summary: dict, task: str) -> dict | None:
+    return next((t for t in summary.get("tasks", []) if t["task"] == task), None)
+
+
+def _budget_colors(n: int):
+    import matplotlib
+
+    # Dark to green: ordered like the budgets, and clear of the orange frontier.
+    cmap = matplotlib.colormaps["viridis"]
+    return [cmap(0.05 + 0.65 * i / max(1, n - 1)) for i in range(n)]
+
+
+def _tokens_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(value, _pos):
+        # Ticks sit on powers of two: 1024 reads better as 1k than as 1.024k.
+        power_of_two = value >= 1 and float(value).is_integer() and (int(value) & (int(value) - 1)) == 0
+        if value >= 1 << 20 and power_of_two:
+            return f"{value / (1 << 20):g}M"
+        if value >= 1024 and power_of_two:
+            return f"{value / 1024:g}k"
+        if value >= 1e6:
+            return f"{value / 1e6:g}M"
+        if value >= 1e3:
+            return f"{value / 1e3:g}k"
+        return f"{value:g}"
+
+    return FuncFormatter(fmt)
+
+
+def _log2_axis(ax, values: list[float]) -> None:
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(LogLocator(base=2))
+    ax.xaxis.set_major_formatter(_tokens_formatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo, hi = min(values), max(values)
+    ax.set_xlim(lo / 1.25, hi * 1.25)
+
+
+def _bound(stat: dict, side: int) -> float:
+    """One end of a statistic's 95% interval (the mean when no interval could be formed)."""
+    value = stat["ci95"][side]
+    return stat["mean"] if value is None else value
+
+
+def _subtitle(runs: list[tuple[str, dict]], task: str) -> str:
+    if len(runs) > 1:
+        return ", ".join(label for label, _ in runs)
+    label, summary = runs[0]
+    groups = _task_groups(summary, task)
+    items = max((g["items_scored"] for g in groups), default=0)
+    n = max((g["samples_per_item"] for g in groups), default=0)
+    return f"{label}: {items} items, {n} samples per item"
+
+
+def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(10, 5.4))
+    xs: list[float] = []
+    ys: list[float] = []
+    handles = []
+    single = len(runs) == 1
+    for r, (label, summary) in enumerate(runs):
+        # A log axis cannot show 0 tokens (an endpoint that reports no usage): leave those out.
+        groups = [
+            {**g, "points": [p for p in g["points"] if p["tokens_per_item"] and p["tokens_per_item"] > 0]}
+            for g in _task_groups(summary, task)
+        ]
+        groups = [g for g in groups if g["points"]]
+        if not groups:
+            continue
+        section = _task_section(summary, task) or {}
+        colors = _budget_colors(len(groups)) if single else [RUN_COLORS[r % len(RUN_COLORS)]] * len(groups)
+        if single:
+            for g, color in zip(groups, colors):
+                pts = g["points"]
+                t = [p["tokens_per_item"] for p in pts]
+                maj = [100 * p["maj"]["mean"] for p in pts]
+                lo = [100 * _bound(p["maj"], 0) for p in pts]
+                hi = [100 * _bound(p["maj"], 1) for p in pts]
+                ax.fill_between(t, lo, hi, color=color, alpha=0.14, linewidth=0)
+                ax.plot(t, maj, "-o", color=color, markersize=3.5, linewidth=1.8)
+                ax.plot(t, [100 * p["pass"]["mean"] for p in pts], "--", color=color, linewidth=1.2, alpha=0.85)
+                ax.annotate(f"k={pts[-1]['k']}", (t[-1], maj[-1]), textcoords="offset points", xytext=(5, -3), fontsize=8, color=color)
+                xs += t
+                ys += hi + [100 * p["pass"]["mean"] for p in pts]
+                handles.append(Line2D([], [], color=color, marker="o", markersize=4, label=f"{g['budget']} (k = 1-{pts[-1]['k']})"))
+        # pass@1 across budgets: the sequential-compute curve
+        t1 = [g["points"][0]["tokens_per_item"] for g in groups]
+        p1 = [100 * g["pass@1"]["mean"] for g in groups]
+        err = [
+            [p - 100 * _bound(g["pass@1"], 0) for p, g in zip(p1, groups)],
+            [100 * _bound(g["pass@1"], 1) - p for p, g in zip(p1, groups)],
+        ]
+        line_color = "black" if single else RUN_COLORS[r % len(RUN_COLORS)]
+        ax.errorbar(t1, p1, yerr=err, fmt="-s", color=line_color, markersize=5, linewidth=2, capsize=3, zorder=5)
+        handles.append(Line2D([], [], color=line_color, marker="s", linewidth=2, label=f"{label + ': ' if not single else ''}pass@1 across budgets (95% CI)"))
+        xs += t1
+        ys += [p + e for p, e in zip(p1, err[1])]
+        frontier = [p for p in section.get("frontier") or [] if p["tokens_per_item"] > 0]
+        if frontier:
+            ft = [p["tokens_per_item"] for p in frontier]
+            fa = [100 * p["accuracy"] for p in frontier]
+            fcolor = FRONTIER_COLOR if single else RUN_COLORS[r % len(RUN_COLORS)]
+            ax.step(ft, fa, where="post", color=fcolor, linewidth=6 if single else 2, alpha=0.35 if single else 0.9, linestyle="-" if single else ":", zorder=1)
+            ax.plot(ft, fa, "o", markerfacecolor="none", markeredgecolor=fcolor, markersize=10, markeredgewidth=1.8, zorder=6)
+            xs += ft
+            ys += fa
+            handles.append(Line2D([], [], color=fcolor, linewidth=6 if single else 2, alpha=0.5 if single else 0.9, linestyle="-" if single else ":", label=f"{label + ': ' if not single else ''}compute-optimal frontier (maj@k)"))
+    if single:
+        handles += [
+            Line2D([], [], color="grey", linestyle="-", label="solid: maj@k, majority vote of k samples"),
+            Line2D([], [], color="grey", linestyle="--", label="dashed: pass@k, any of k correct (oracle)"),
+        ]
+    if xs:
+        _log2_axis(ax, xs)
+    else:
+        ax.set_xticks([])
+        ax.text(0.5, 0.5, "the endpoint reported no completion tokens:\nnothing to place on a token axis", ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylim(0, min(104, max(ys + [10]) * 1.1 + 2))
+    ax.set_xlabel("tokens per item = k x mean completion tokens per sample (log2 scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{task}: accuracy vs tokens per item\n{_subtitle(runs, task)}", loc="left")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="budget (samples k)" if single else None)
+    return _save(plt, fig, out_dir, f"{slug(task)}-accuracy-vs-tokens")
+
+
+def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
+    plt = _pyplot()
+    from matplotlib.patches import Patch
+
+    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(budgets) * max(1, len(runs)) + 2.5), 5))
+    width = 0.8 / len(runs)
+    top = 10.0
+    handles = []
+    ns = set()
+    losses = False
+    for r, (label, summary) in enumerate(runs):
+        color = "#4e79a7" if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
+        by_budget = {g["budget"]: g for g in _task_groups(summary, task)}
+        for b_index, budget in enumerate(budgets):
+            g = by_budget.get(budget)
+            if not g or not g["points"]:
+                continue
+            x = b_index + (r - (len(runs) - 1) / 2) * width
+            p1 = 100 * g["pass@1"]["mean"]
+            last = g["points"][-1]
+            maj = 100 * last["maj"]["mean"]
+            ns.add(last["k"])
+            lo, hi = 100 * _bound(g["pass@1"], 0), 100 * _bound(g["pass@1"], 1)
+            ax.bar(x, p1, width * 0.92, color=color, zorder=2)
+            ax.errorbar(x - width * 0.2, p1, yerr=[[p1 - lo], [hi - p1]], color="black", capsize=3, linewidth=1, zorder=4)
+            gain = maj - p1
+            if gain >= 0:
+                ax.bar(x, gain, width * 0.92, bottom=p1, color=color, alpha=0.35, hatch="///", edgecolor=color, linewidth=0, zorder=2)
+            else:
+                ax.bar(x, -gain, width * 0.92, bottom=maj, color="none", hatch="xx", edgecolor="#c0392b", linewidth=0, zorder=3)
+            ax.text(x + width * 0.08, max(hi, maj) + 1.0, f"maj@{last['k']} {maj:.0f}%", ha="center", va="bottom", fontsize=8.5, fontweight="bold")
+            losses |= gain < 0
+            ax.text(x + width * 0.08, p1 / 2, f"{p1:.0f}%", ha="center", va="center", fontsize=8.5, color="white" if p1 > 8 else "black", zorder=5)
+            top = max(top, hi, maj)
+        if len(runs) > 1:
+            handles.append(Patch(color=color, label=label))
+    k_text = f"{next(iter(ns))} samples" if len(ns) == 1 else "all k samples of an item"
+    handles += [
+        Patch(facecolor="#4e79a7" if len(runs) == 1 else "grey", label="pass@1 (error bar: 95% CI)"),
+        Patch(facecolor="#4e79a7" if len(runs) == 1 else "grey", alpha=0.35, hatch="///", label="gain from a majority vote (maj@k)"),
+    ]
+    if losses:
+        handles.append(Patch(facecolor="none", edgecolor="#c0392b", hatch="xx", label="majority vote below pass@1"))
+    labels = []
+    for budget in budgets:
+        tokens = [g["mean_completion_tokens"] for _, s in runs for g in _task_groups(s, task) if g["budget"] == budget]
+        labels.append(f"{budget}\n~{tokens[0]:.0f} tok/sample" if len(tokens) == 1 else budget)
+    ax.set_xticks(range(len(budgets)), labels)
+    ax.set_ylim(0, min(105, top * 1.12 + 4))
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xlabel("reasoning budget (mean completion tokens per sample)" if len(runs) == 1 else "reasoning budget")
+    ax.grid(axis="x", visible=False)
+    ax.set_title(f"{task}: pass@1 per budget, shaded: gain of a majority vote over {k_text}\n{_subtitle(runs, task)}", loc="left")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(plt, fig, out_dir, f"{slug(task)}-pass1-majority-gain")
+
+
+def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(budgets) * max(1, len(runs)) + 2.5), 5))
+    width = 0.8 / len(runs)
+    values = []
+    handles = []
+    fields: dict[str, str] = {}
+    for r, (label, summary) in enumerate(runs):
+        color = "#59a14f" if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
+        by_budget = {g["budget"]: g for g in _task_groups(summary, task)}
+        for b_index, budget in enumerate(budgets):
+            g = by_budget.get(budget)
+            if not g or g["fidelity"]["used_median"] is None:
+                continue
+            f = g["fidelity"]
+            fields[budget] = f["used_tokens"].split("_")[0]
+            x = b_index + (r - (len(runs) - 1) / 2) * width
+            if f["requested_tokens"]:
+                ax.bar(x, f["requested_tokens"], width * 0.92, facecolor="none", edgecolor="#555555", linestyle="--", linewidth=1.2, zorder=3)
+                values.append(f["requested_tokens"])
+            ax.bar(x, max(f["used_median"], 0.5), width * 0.7, color=color, zorder=2)
+            ax.errorbar(x, f["used_median"], yerr=[[0], [max(0.0, f["used_p90"] - f["used_median"])]], color="black", capsize=4, linewidth=1, zorder=4)
+            values += [f["used_median"], f["used_p90"]]
+            peak = max(f["used_p90"], f["requested_tokens"] or 0)
+            note = f"cut off {100 * f['cut_off_rate']:.0f}%"
+            if f["control"] is not None:
+                note += f"\nwithin {100 * f['control']:.0f}%"
+            ax.text(x, peak, note, ha="center", va="bottom", fontsize=8)
+        if len(runs) > 1:
+            handles.append(Patch(color=color, label=label))
+    handles = [
+        Patch(facecolor="none", edgecolor="#555555", linestyle="--", label="requested budget"),
+        Patch(facecolor="#59a14f" if len(runs) == 1 else "grey", label="used tokens, median"),
+        Line2D([], [], color="black", marker="_", markersize=10, label="used, 90th percentile"),
+    ] + handles
+    positive = [v for v in values if v and v > 0]
+    if positive and max(positive) / max(1.0, min(positive)) > 30:
+        ax.set_yscale("log", base=2)
+        ax.yaxis.set_major_formatter(_tokens_formatter())
+        ax.set_ylabel("tokens per sample (log2 scale)")
+    else:
+        ax.set_ylabel("tokens per sample")
+    if positive:
+        ax.set_ylim(top=max(positive) * (1.6 if ax.get_yscale() == "log" else 1.25))
+    ax.set_xticks(range(len(budgets)), [f"{b}\nused = {fields.get(b, 'completion')} tokens" for b in budgets])
+    ax.set_xlabel("reasoning budget")
+    ax.grid(axis="x", visible=False)
+    ax.set_title(f"{task}: budget fidelity, requested vs used tokens\n{_subtitle(runs, task)}", loc="left")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _save(plt, fig, out_dir, f"{slug(task)}-budget-fidelity")
+
+
+def level_heatmap(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
+    plt = _pyplot()
+    import numpy as np
+
+    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
+    levels = list(dict.fromkeys(lv for _, s in runs for lv in (_task_section(s, task) or {}).get("levels", [])))
+    panel = 0.42 * len(levels) + 0.9
+    fig, axes = plt.subplots(
+        len(runs),
+        1,
+        figsize=(max(6.0, 1.15 * len(budgets) + 3), panel * len(runs) + 1.3),
+        squeeze=False,
+        sharex=True,
+        layout="constrained",
+    )
+    image = None
+    for ax, (label, summary) in zip(axes[:, 0], runs):
+        grid = np.full((len(levels), len(budgets)), np.nan)
+        for g in summary["groups"]:
+            if g["task"] == task and g["level"] is not None and g["pass@1"]["mean"] is not None:
+                grid[levels.index(g["level"]), budgets.index(g["budget"])] = 100 * g["pass@1"]["mean"]
+        image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            text = "-" if np.isnan(v) else f"{v:.0f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if (np.isnan(v) or v < 55) else "black")
+        ax.set_xticks(range(len(budgets)), budgets)
+        ax.set_yticks(range(len(levels)), levels)
+        ax.grid(False)
+        ax.set_ylabel("difficulty level")
+        ax.set_title(_subtitle([(label, summary)], task), loc="left", fontsize=10)
+    axes[-1, 0].set_xlabel("reasoning budget")
+    fig.suptitle(f"{task}: pass@1 (%) by difficulty level and budget", x=0.01, ha="left", fontsize=12)
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label="pass@1 (%)", fraction=0.05, pad=0.02)
+    return _save(plt, fig, out_dir, f"{slug(task)}-level-heatmap")
+
+
+def task_names(runs: list[tuple[str, dict]]) -> list[str]:
+    return list(dict.fromkeys(t["task"] for _, s in runs for t in s.get("tasks", [])))
+
+
+def plot_all(runs: list[tuple[str, dict]], out_dir: Path) -> dict[str, dict[str, dict[str, Path]]]:
+    """Every plot of every task: {task: {kind: {"plots/x.png": path, "plots/x.svg": path}}}."""
+    made: dict[str, dict[str, dict[str, Path]]] = {}
+    for task in task_names(runs):
+        if not any(g["points"] for _, s in runs for g in _task_groups(s, task)):
+            continue
+        made[task] = {
+            "accuracy-vs-tokens": accuracy_vs_tokens(runs, task, out_dir),
+            "pass1-majority-gain": majority_gain(runs, task, out_dir),
+            "budget-fidelity": budget_fidelity(runs, task, out_dir),
+            "level-heatmap": level_heatmap(runs, task, out_dir),
+        }
+    return made

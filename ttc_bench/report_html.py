@@ -1,0 +1,81 @@
+"""report.html: the report's blocks as one self-contained page.
+
+No network: the CSS is inline and every plot is embedded as an SVG data URI (an <img>
+keeps each SVG's element ids in its own document, so several plots never clash).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+CSS = """
+:root { color-scheme: light; }
+body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       color: #1d1d1f; margin: 0 auto; padding: 1.5rem 2rem 4rem; max-width: 1180px; }
+h1 { font-size: 1.6rem; margin: 0.2rem 0 0.8rem; }
+h2 { font-size: 1.3rem; margin: 2.2rem 0 0.6rem; padding-bottom: 0.2rem; border-bottom: 2px solid #e3e3e8; }
+h3 { font-size: 1.05rem; margin: 1.6rem 0 0.4rem; color: #333; }
+p, li { max-width: 60rem; }
+code { background: #f2f2f5; padding: 0 0.25em; border-radius: 3px; font-size: 0.92em; }
+.table-wrap { overflow-x: auto; margin: 0.5rem 0 1rem; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.9rem; }
+th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #e6e6ea; text-align: right; white-space: nowrap; }
+th { background: #f6f6f8; font-weight: 600; border-bottom: 2px solid #d6d6dc; }
+th:first-child, td:first-child { text-align: left; }
+tr:hover td { background: #fafafc; }
+figure { margin: 1rem 0 2rem; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ececf0; border-radius: 4px; }
+figcaption { color: #555; font-size: 0.88rem; margin-top: 0.3rem; }
+"""
+
+
+def _inline(text: str) -> str:
+    """Escape text; `code` spans become <code>."""
+    parts = re.split(r"`([^`]*)`", str(text))
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts))
+
+
+def _svg_data_uri(path: Path) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _png_data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def render_html(blocks: list[tuple], images: dict[str, Path]) -> str:
+    title = next((b[1] for b in blocks if b[0] == "h1"), "ttc-bench report")
+    body: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind in ("h1", "h2", "h3"):
+            body.append(f"<{kind}>{_inline(block[1])}</{kind}>")
+        elif kind == "p":
+            body.append(f"<p>{_inline(block[1])}</p>")
+        elif kind == "ul":
+            body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
+        elif kind == "table":
+            _, headers, rows = block
+            head = "".join(f"<th>{_inline(h)}</th>" for h in headers)
+            cells = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows)
+            body.append(f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></div>')
+        elif kind == "img":
+            _, png, svg, alt = block
+            if svg in images:
+                src = _svg_data_uri(images[svg])
+            elif png in images:
+                src = _png_data_uri(images[png])
+            else:
+                continue
+            body.append(f'<figure><img src="{src}" alt="{html.escape(alt)}"><figcaption>{html.escape(alt)}</figcaption></figure>')
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
