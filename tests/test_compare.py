@@ -25,11 +25,9 @@ from ttc_bench.compare import (
     compare_paths,
     compare_runs,
     exit_code,
-    render_table,
     run_compare,
-    write_outputs,
 )
-from ttc_bench.compare_report import to_json, to_junit, to_markdown
+from ttc_bench.compare_report import render_table, to_json, to_junit, to_markdown, write_outputs
 from ttc_bench.errors import UserError
 
 # --------------------------------------------------------------------------- helpers

@@ -355,3 +355,13 @@ def test_group_intervals_equal_bootstrap_of_item_values():
             point = g["points"][k - 1]["maj"]
             assert point["mean"] == pytest.approx(np.mean(values))
             assert point["ci95"] == pytest.approx(bootstrap_ci(values), abs=1e-9)
+
+
+def test_identical_samples_are_flagged():
+    same = [dict(_row("i1", "1", True), response="same text") for _ in range(3)]
+    varied = [dict(_row("i2", a, a == "1"), response=f"text {a}") for a in ("1", "2", "1")]
+    summary = summarize(same + varied)
+    overall = [g for g in summary["groups"] if g["level"] is None][0]
+    assert overall["identical_sample_rate"] == pytest.approx(0.5)
+    assert summary["warnings"] and "ignore seed/temperature" in summary["warnings"][0]
+    assert not summarize(varied)["warnings"]

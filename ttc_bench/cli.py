@@ -24,6 +24,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
+def _add_cost_flags(p) -> None:
+    p.add_argument("--price-input", type=float, metavar="USD", help="price per million input (prompt) tokens, for cost figures")
+    p.add_argument("--price-output", type=float, metavar="USD", help="price per million output (completion) tokens, for cost figures")
+    p.add_argument("--params", metavar="COUNT", help="model parameter count (e.g. 135M, 8B) for a FLOPs axis (2 x params x tokens)")
+
+
 def _add_run(sub) -> None:
     p = sub.add_parser(
         "run",
@@ -54,9 +60,7 @@ def _add_run(sub) -> None:
     p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
     p.add_argument("--fresh", action="store_true", help="ignore samples already stored and request everything again")
     p.add_argument("--n-param", action="store_true", help="request all samples of an (item, budget) at once with the n parameter (vLLM, OpenAI) instead of parallel requests")
-    p.add_argument("--price-input", type=float, metavar="USD", help="price per million input (prompt) tokens, for cost figures")
-    p.add_argument("--price-output", type=float, metavar="USD", help="price per million output (completion) tokens, for cost figures")
-    p.add_argument("--params", metavar="COUNT", help="model parameter count (e.g. 135M, 8B) for a FLOPs axis (2 x params x tokens)")
+    _add_cost_flags(p)
     p.add_argument("--no-progress", action="store_true", help="no live progress line")
     p.add_argument("--baseline", metavar="RUN_DIR", help="after the run, compare it with this baseline run folder (the CI gate; see ttc-bench compare)")
     add_compare_arguments(p, positionals=False)
@@ -95,9 +99,7 @@ def _add_report(sub) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folder(s)")
     p.add_argument("--out", metavar="DIR", help="where to write (default: the run folder; for several runs, an overlay-<hash> folder beside the first)")
-    p.add_argument("--price-input", type=float, metavar="USD", help="price per million input tokens (default: as recorded in the run)")
-    p.add_argument("--price-output", type=float, metavar="USD", help="price per million output tokens (default: as recorded in the run)")
-    p.add_argument("--params", metavar="COUNT", help="model parameter count (e.g. 135M) for the FLOPs axis")
+    _add_cost_flags(p)
 
 
 def _add_serve(sub) -> None:

@@ -570,7 +570,7 @@ def run_compare(args: argparse.Namespace, current: Path | None = None) -> int:
     """
     from rich.console import Console
 
-    from .compare_report import print_comparison
+    from .compare_report import print_comparison, write_outputs
 
     comparison = compare_paths(
         Path(args.baseline),
@@ -595,26 +595,3 @@ def run_compare(args: argparse.Namespace, current: Path | None = None) -> int:
     for path in written:
         console.print(f"wrote {path}", style="dim", soft_wrap=True)
     return exit_code(comparison)
-
-
-# The writers live in compare_report.py; these wrappers keep one import point for callers.
-def render_table(comparison: Comparison):
-    """A rich Table of every task x budget x metric cell."""
-    from .compare_report import render_table as _render
-
-    return _render(comparison)
-
-
-def write_outputs(
-    comparison: Comparison,
-    out_dir: Path | None = None,
-    junit: Path | None = None,
-    markdown: Path | None = None,
-    json_path: Path | None = None,
-    *,
-    step_summary: bool = True,
-) -> list[Path]:
-    """Write the requested reports (and append markdown to $GITHUB_STEP_SUMMARY when set)."""
-    from .compare_report import write_outputs as _write
-
-    return _write(comparison, out_dir, junit, markdown, json_path, step_summary=step_summary)

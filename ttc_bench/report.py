@@ -183,6 +183,8 @@ def print_summary(summary: dict, console=None, title: str | None = None, outputs
                 console.print(Text(wrapped, style="dim"), soft_wrap=True)
             if len(lines) > FRONTIER_LINES:
                 console.print(Text(f"  ... {len(lines) - FRONTIER_LINES} more frontier segments in the report", style="dim"))
+        for warning in summary.get("warnings") or []:
+            console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
     if outputs:
         report = outputs.get("report.html")
         if report is not None:

@@ -58,7 +58,7 @@ class _Tally:
         "task", "level", "item", "budget", "requested", "field", "reasoning_used", "rows", "errors",
         "retries", "n", "correct",
         "unparsed", "truncated", "estimated", "partial", "has_partial", "scores", "answers",
-        "completion", "used", "reasoning", "prompt", "latency", "_maj", "_pass",
+        "completion", "used", "reasoning", "prompt", "latency", "_maj", "_pass", "first_text", "all_same",
     )  # fmt: skip
 
     def __init__(self, task, level, item, budget, requested):
@@ -77,6 +77,10 @@ class _Tally:
         self.reasoning = self.prompt = 0
         self.latency = 0.0
         self._maj = self._pass = None
+        # Identical text across all samples of an item usually means the endpoint ignores
+        # seed/temperature; a hash keeps the check in constant memory.
+        self.first_text: int | None = None
+        self.all_same = True
 
     def add(self, row: dict) -> None:
         # The hot loop of scoring (once per sample row): one lookup per field, no helpers.
@@ -90,6 +94,11 @@ class _Tally:
             self.errors += 1
             return
         self.n += 1
+        text = hash(get("response") or "")
+        if self.first_text is None:
+            self.first_text = text
+        elif text != self.first_text:
+            self.all_same = False
         correct = bool(row["correct"])
         self.correct += correct
         partial = get("partial")
@@ -227,6 +236,7 @@ def _group(
         "errors": errors,
         "error_rate": errors / rows if rows else 0.0,
         "parse_failure_rate": sum(t.unparsed for t in tallies) / n_scored if n_scored else None,
+        "identical_sample_rate": _identical_rate(scored),
         "truncation_rate": sum(t.truncated for t in tallies) / n_scored if n_scored else None,
         "pass@1": pass1,
         "partial": mean_se(t.partial / t.n for t in scored),
@@ -250,6 +260,12 @@ def _group(
         ),
         "points": points,
     }
+
+
+def _identical_rate(scored: list[_Tally]) -> float | None:
+    """Share of items (with 2+ samples) whose samples all returned the very same text."""
+    several = [t for t in scored if t.n >= 2]
+    return sum(t.all_same for t in several) / len(several) if several else None
 
 
 def _tables(tallies: list[_Tally], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -475,5 +491,22 @@ def summarize(
             "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED},
             "groups": overall + by_level,
             "tasks": sections,
+            "warnings": _warnings(overall),
         }
     )
+
+
+# Half the items answering with byte-identical samples is not chance at a nonzero temperature.
+IDENTICAL_WARNING_RATE = 0.5
+
+
+def _warnings(overall: list[dict]) -> list[str]:
+    notes = []
+    for g in overall:
+        rate = g.get("identical_sample_rate")
+        if rate is not None and rate >= IDENTICAL_WARNING_RATE:
+            notes.append(
+                f"{g['task']} {g['budget']}: every sample was identical on {rate:.0%} of items; "
+                "the endpoint may ignore seed/temperature, so maj@k and pass@k add nothing"
+            )
+    return notes
