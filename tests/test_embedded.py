@@ -30,6 +30,13 @@ def test_default_run_on_the_embedded_model(tmp_path):
             assert r["reasoning_tokens"] <= 16
         else:
             assert r["completion_tokens"] <= 32
+    summary = json.loads((run_dir / "summary.json").read_text())
+    fidelity = {g["budget"]: g["fidelity"] for g in summary["groups"] if g["level"] is None}
+    forced = fidelity["forced:16"]
+    assert forced["requested_tokens"] == 16 and forced["used_tokens"] == "reasoning_tokens"
+    assert forced["used_p90"] <= 16 and forced["control"] == 1.0
+    assert fidelity["tokens:32"]["requested_tokens"] == 32 and fidelity["tokens:32"]["used_p90"] <= 32
+    assert (run_dir / "report.html").is_file() and any((run_dir / "plots").glob("*.png"))
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["endpoint"]["embedded"] is True
     assert manifest["endpoint"]["identity"].startswith("embedded:")

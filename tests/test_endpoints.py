@@ -1,7 +1,6 @@
 """Endpoint flavours, usage parsing, reasoning extraction, the n path, faults and kill -9 resume."""
 
 import json
-import os
 import random
 import signal
 import subprocess

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import sys
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata

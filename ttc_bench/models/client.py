@@ -388,7 +388,6 @@ class ChatClient:
 
     async def _create(self, messages: list[dict], params: dict) -> dict:
         """One attempt: the decoded JSON body of a 2xx answer, or an exception."""
-        import httpx
         import openai
 
         replica = self._pick_replica()

