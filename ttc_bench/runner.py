@@ -51,17 +51,20 @@ def sample_seed(seed: int, item_id: str, budget: str, sample: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def sample_key(endpoint_identity: str, model: str, messages: list, request: dict, sample: int, seed: int) -> str:
-    """Everything that changes the response, and nothing secret."""
-    payload = {
-        "endpoint": endpoint_identity,
-        "model": model,
-        "messages": messages,
-        "request": request,
-        "sample": sample,
-        "seed": seed,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def sample_key(endpoint_identity: str, model: str, messages: list | str, request: dict | str, sample: int, seed: int) -> str:
+    """Everything that changes the response, and nothing secret.
+
+    ``messages`` and ``request`` may be given already canonicalised (``_canonical``), so a
+    plan can serialise them once per item and budget rather than once per sample.
+    """
+    messages = messages if isinstance(messages, str) else _canonical(messages)
+    request = request if isinstance(request, str) else _canonical(request)
+    text = f"{_canonical(endpoint_identity)}|{_canonical(model)}|{messages}|{request}|{sample}|{seed}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class Runner:
@@ -92,13 +95,19 @@ class Runner:
 
     def jobs(self, finished: set[str]) -> Iterator[Job]:
         endpoint = self.client.endpoint
+        requests = {}
         for adapter, item in self.items:
+            shared_messages = _canonical(item.messages)
             for budget in self.spec.budgets:
-                request = self._request(adapter, budget)
+                request = requests.get((adapter.task, budget))
+                if request is None:
+                    request = requests[(adapter.task, budget)] = _canonical(self._request(adapter, budget))
                 for j in range(self.spec.samples):
                     prompt = adapter.prompt(item, j)
+                    # Most samples see the item's own messages: serialised once above.
+                    messages = shared_messages if prompt.messages is item.messages else prompt.messages
                     seed = sample_seed(self.spec.seed, item.id, budget.label, j)
-                    key = sample_key(endpoint.cache_identity, endpoint.model, prompt.messages, request, j, seed)
+                    key = sample_key(endpoint.cache_identity, endpoint.model, messages, request, j, seed)
                     if key in finished:
                         self.stats.skipped += 1
                         continue

@@ -139,7 +139,7 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
                 await client.preflight()
                 label = f"{spec.suite} on {endpoint.model}"
                 with _Progress(runner.stats.planned, label, client, show_progress, spec.prices) as bar:
-                    return await runner.run(concurrency, on_progress=bar.update)
+                    return await runner.run(concurrency, on_progress=bar.update if show_progress else None)
             finally:
                 await client.close()
 

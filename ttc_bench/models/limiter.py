@@ -8,6 +8,7 @@ clean completions probes the capacity again without another storm.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 
 class AdaptiveLimiter:
@@ -18,18 +19,33 @@ class AdaptiveLimiter:
         self.in_flight = 0
         self.rate_limited = 0  # 429s seen
         self._clean = 0  # successes since the last change of the limit
-        self._cond = asyncio.Condition()
+        self._waiters: deque[asyncio.Future] = deque()
 
     async def __aenter__(self) -> "AdaptiveLimiter":
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.in_flight < self.limit)
+        # Single-threaded event loop: check-and-take needs no lock, so a free slot costs nothing.
+        if self.in_flight < self.limit and not self._waiters:
             self.in_flight += 1
+            return self
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # a releasing request hands its slot over (in_flight already counted)
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # the slot was handed over as we were cancelled: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
-        async with self._cond:
+        self._release()
+
+    def _release(self) -> None:
+        if self._waiters and self.in_flight <= self.limit:
+            self._waiters.popleft().set_result(None)  # the slot moves to the next waiter
+        else:
             self.in_flight -= 1
-            self._cond.notify_all()
 
     def on_rate_limited(self) -> None:
         self.rate_limited += 1
@@ -43,3 +59,7 @@ class AdaptiveLimiter:
         if self._clean >= self.limit:
             self._clean = 0
             self.limit += 1
+            # A slot opened: wake a waiter if the new limit leaves room.
+            if self._waiters and self.in_flight < self.limit:
+                self.in_flight += 1
+                self._waiters.popleft().set_result(None)
