@@ -231,3 +231,26 @@ def test_every_summary_field_is_documented(runs):
     fields |= _keys(summarize_run(a, prices={"input_per_million": 1, "output_per_million": 2}, params=1e9), set())
     missing = sorted(f for f in fields if f"`{f}`" not in docs)
     assert not missing, f"docs/metrics.md does not document: {missing}"
+
+
+def test_rebuilt_summary_does_not_flag_varied_samples_as_identical(tmp_path):
+    # Regression: the streamed rows once dropped the response text, so every item looked
+    # like identical samples.
+    import json
+
+    from ttc_bench.rebuild import summarize_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [
+        {"key": f"k{j}", "task": "t", "level": "L", "item": "i1", "budget": "tokens:8", "answer": str(j % 2),
+         "correct": j % 2 == 0, "partial": float(j % 2 == 0), "completion_tokens": 5, "response": f"text {j}",
+         "error": None}
+        for j in range(4)
+    ]
+    (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize_run(run)
+    overall = [g for g in summary["groups"] if g["level"] is None][0]
+    assert overall["identical_sample_rate"] == 0.0 and not summary["warnings"]
+    (run / "samples.jsonl").write_text("".join(json.dumps(dict(r, response="same")) + "\n" for r in rows))
+    assert summarize_run(run)["warnings"]

@@ -24,10 +24,13 @@ SCORED_FIELDS = (
     "truncated", "reasoning_tokens_estimated", "completion_tokens", "reasoning_tokens",
     "prompt_tokens", "latency_s", "attempts", "turns", "error",
 )  # fmt: skip
+# The response text itself is not kept (it can be megabytes): its hash is enough to tell
+# identical samples apart (scoring's identical_sample_rate).
+DIGEST_FIELD = "response_digest"
 
 
 def scored_rows(path: Path) -> Iterator[dict]:
-    """The latest row per sample key, reduced to SCORED_FIELDS."""
+    """The latest row per sample key, reduced to SCORED_FIELDS plus a response digest."""
     latest: dict[str, tuple] = {}
     names: dict[str, str] = {}  # one string object per distinct task/level/item/budget
     name = names.setdefault
@@ -38,9 +41,11 @@ def scored_rows(path: Path) -> Iterator[dict]:
         except KeyError:  # a row from an older or foreign writer: missing fields are None
             v = tuple(row.get(f) for f in SCORED_FIELDS)
         # a re-run that retried an errored sample wrote a newer row under the same key
-        latest[row.get("key")] = (name(v[0], v[0]), name(v[1], v[1]), name(v[2], v[2]), name(v[3], v[3])) + v[4:]
+        digest = hash(row.get("response") or "")
+        latest[row.get("key")] = (name(v[0], v[0]), name(v[1], v[1]), name(v[2], v[2]), name(v[3], v[3])) + v[4:] + (digest,)
+    fields = SCORED_FIELDS + (DIGEST_FIELD,)
     for values in latest.values():
-        yield dict(zip(SCORED_FIELDS, values))
+        yield dict(zip(fields, values))
 
 
 def read_manifest(run_dir: Path) -> dict:

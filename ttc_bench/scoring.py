@@ -94,7 +94,9 @@ class _Tally:
             self.errors += 1
             return
         self.n += 1
-        text = hash(get("response") or "")
+        text = get("response_digest")  # rows streamed from samples.jsonl carry a digest
+        if text is None:
+            text = hash(get("response") or "")
         if self.first_text is None:
             self.first_text = text
         elif text != self.first_text:
