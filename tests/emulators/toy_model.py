@@ -135,7 +135,8 @@ class ToyModel:
                 if thought is None:
                     return self._out(pieces, "length")
                 answer(thought, "")
-        return self._out(pieces, "stop" if len(pieces) < cap or pieces[-1].endswith("</answer>") else "length")
+        finished = len(pieces) < cap or (pieces and pieces[-1].endswith("</answer>"))
+        return self._out(pieces, "stop" if finished else "length")
 
     @staticmethod
     def _out(pieces: list[str], finish: str) -> Output:
