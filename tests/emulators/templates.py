@@ -101,7 +101,9 @@ def continue_final(template: str, messages: list[dict], *, enable_thinking: bool
     """The prompt for continuing the final (assistant) message, transformers' way."""
     text = render(template, messages, add_generation_prompt=False, enable_thinking=enable_thinking)
     final = messages[-1].get("content") or ""
-    if final and final in text:
+    if not final:  # transformers: "" is found at the very end, so nothing is cut
+        return text
+    if final in text:
         return text[: text.rindex(final) + len(final)]
     if final.strip() and final.strip() in text:
         return text[: text.rindex(final.strip()) + len(final.strip())]

@@ -18,7 +18,7 @@ Behaviour, chosen so that accuracy depends on how long the model thought:
 - A *thinking* model opens ``<think>``, thinks until ``need + 12`` tokens, closes the
   block and answers ``<answer>X</answer>``. If the text it continues already holds a
   closed think block (a client closed it, or a template's "thinking off" prefix), it
-  answers at once from the reasoning in that block. If the text ends with "Wait" inside
+  answers at once from the reasoning in the last block. If the text ends with "Wait" inside
   an open think block, it thinks 24 tokens more before closing.
 - A *visible* reasoner (no thinking channel, like SmolLM2) writes its reasoning as plain
   text and ends with ``<answer>X</answer>``; continuing text that ends in an answer cue
@@ -110,14 +110,15 @@ class ToyModel:
             return thought
 
         if self.thinking:
-            if THINK_CLOSE in own:
-                inside = own.split(THINK_CLOSE)[0].split(THINK_OPEN)[-1]
+            opened, closed = own.rfind(THINK_OPEN), own.rfind(THINK_CLOSE)
+            if closed > opened:  # the last think block is closed (its opening may be in the template)
+                inside = own[:closed][opened + len(THINK_OPEN):] if opened >= 0 else own[:closed]
                 answer(count_tokens(inside), own)
             else:
-                if THINK_OPEN in own:
-                    inside = own.split(THINK_OPEN)[-1]
+                if opened >= 0:
+                    inside = own[opened + len(THINK_OPEN):]
                     already = count_tokens(inside)
-                    goal = already + 24 if inside.rstrip().endswith("Wait") or inside.rstrip().endswith("Wait.") else need + 12
+                    goal = already + 24 if inside.rstrip().endswith(("Wait", "Wait.")) else need + 12
                 else:
                     if not emit(THINK_OPEN):
                         return self._out(pieces, "length")
