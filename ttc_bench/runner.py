@@ -196,7 +196,7 @@ class Runner:
         finished = set() if self.spec.fresh else self.store.finished_keys()
         jobs = self.jobs(finished)
         self.stats.started = time.perf_counter()
-        self.store.open_for_append()
+        self.store.open_for_append()  # a no-op when the sweep already holds the lock
 
         batches = self.batches(jobs)
 
@@ -219,5 +219,4 @@ class Runner:
             raise eg.exceptions[0] from None
         finally:
             self.stats.finished = time.perf_counter()
-            self.store.close()
         return self.stats

@@ -103,8 +103,9 @@ class RunSpec:
 
     def default_run_id(self, endpoint_identity: str, model_name: str) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(endpoint_identity), sort_keys=True).encode()).hexdigest()
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model_name).strip("-")[:40] or "model"
-        return f"{self.suite}-{slug}-{digest[:8]}"
+        # Both parts come from user input (a suite's name, a model id): one folder name,
+        # never a path, so the run folder stays inside --out.
+        return f"{folder_slug(self.suite, 'suite')}-{folder_slug(model_name, 'model')}-{digest[:8]}"
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -113,6 +114,13 @@ class RunSpec:
         data["out"] = str(self.out)
         data.pop("fresh")
         return data
+
+
+def folder_slug(text: str, fallback: str, limit: int = 40) -> str:
+    """``text`` as one safe folder-name part: letters, digits and ``._-`` only, no leading
+    dot (so never ``.`` or ``..``)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:limit].strip("-.")
+    return slug or fallback
 
 
 def _suggest(key: str, known: set[str]) -> str:

@@ -131,8 +131,12 @@ class RunStore:
         return {row["key"] for row in latest_rows(self.samples_path) if row.get("error") is None}
 
     def open_for_append(self) -> None:
+        """Take the folder's lock, then repair a torn tail: nothing in the folder is touched
+        before the lock is held, so a second run refused here changes nothing (not even a
+        half-written row of the run that holds the lock)."""
+        if self._fd is not None:
+            return
         try:
-            self._repair_torn_tail()
             # Unbuffered O_APPEND: each row is one write(2) straight to the OS, so nothing
             # sits in a process buffer when the process is killed.
             fd = os.open(self.samples_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -145,6 +149,11 @@ class RunStore:
             raise UserError(
                 f"another ttc-bench run is writing to {self.dir}; wait for it to finish or give this run another --run-id"
             ) from None
+        try:
+            self._repair_torn_tail()
+        except OSError as exc:
+            os.close(fd)
+            raise UserError(f"cannot write {self.samples_path}: {_reason(exc)}") from None
         self._fd = fd
         self._size = os.fstat(fd).st_size
 
@@ -188,6 +197,8 @@ class RunStore:
         return latest_rows(self.samples_path) if self.samples_path.exists() else []
 
     def write_manifest(self, manifest: dict) -> None:
+        if self._fd is None:
+            raise RuntimeError("open_for_append() first: the manifest is written under the run lock")
         write_json_atomic(self.dir / MANIFEST, manifest)
 
     def read_manifest(self) -> dict | None:

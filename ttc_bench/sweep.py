@@ -43,7 +43,16 @@ def _versions(embedded: bool) -> dict:
 
 
 def redacted_argv(argv: list[str]) -> list[str]:
-    return [redact_url(arg) if "://" in arg else arg for arg in argv]
+    """argv safe to store: credentials in a URL are redacted whether the URL is its own
+    argument or the value of ``--flag=URL``."""
+    out = []
+    for arg in argv:
+        flag, eq, value = arg.partition("=")
+        if eq and flag.startswith("-") and "://" in value:
+            out.append(f"{flag}={redact_url(value)}")
+        else:
+            out.append(redact_url(arg) if "://" in arg else arg)
+    return out
 
 
 def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | None, argv: list[str]) -> dict:
@@ -114,6 +123,13 @@ class _Progress:
 
 
 def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=print) -> SweepResult:
+    # The run lock is held from before the manifest is written until the reports are: a
+    # second run of the same command is refused without touching anything of this one.
+    with ExitStack() as lock:
+        return _sweep(spec, argv, show_progress, log, lock)
+
+
+def _sweep(spec: RunSpec, argv: list[str], show_progress: bool, log, lock: ExitStack) -> SweepResult:
     from .models.local import EMBEDDED_CONCURRENCY, embedded_server
 
     with ExitStack() as stack:
@@ -132,6 +148,10 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
         runner = Runner(spec, client, run_id)
         store = RunStore(spec.out / run_id)
         runner.store = store
+        # The lock comes first: a second run of the same command refused here has touched
+        # nothing (manifest, samples) of the run that holds it.
+        store.open_for_append()
+        lock.callback(store.close)
         store.write_manifest(_manifest(spec, endpoint, run_id, store.read_manifest(), argv))
 
         async def go() -> RunStats:
