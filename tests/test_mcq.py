@@ -23,9 +23,9 @@ DATA = Path(__file__).parent / "data" / "mcq"
 
 # file -> the correct option's text for each row, in file order
 PRESET_FILES = {
-    "gpqa-diamond": ("gpqa_diamond.csv", ["Photon", "1e-3", "Mitochondrion"]),
+    "gpqa-diamond": ("gpqa_diamond.csv", ["Photon", "1e-3", "Mitochondrion", "None"]),
     "mmlu": ("mmlu.jsonl", ["Paris", "4", "Carbon dioxide", "Shakespeare"]),
-    "mmlu-pro": ("mmlu_pro.jsonl", ["13", "newton", "Argon"]),
+    "mmlu-pro": ("mmlu_pro.jsonl", ["13", "newton", "Argon", "It is a subset of every set", "None", "nan"]),
     "arc-challenge": ("arc_challenge.jsonl", ["Planetary days will become shorter.", "an iron nail", "liquid", "attracts iron"]),
 }
 
@@ -69,8 +69,8 @@ def test_preset_reads_a_local_copy(preset):
 
 def test_option_counts_and_subjects_follow_the_rows():
     adapter = _adapter(preset="mmlu-pro", path=str(DATA / "mmlu_pro.jsonl"))
-    by_row = {item.meta["row"]: item for item in adapter.items(0, "all", 3)}
-    assert [len(by_row[i].meta["options"]) for i in range(3)] == [10, 3, 6]
+    by_row = {item.meta["row"]: item for item in adapter.items(0, "all", 6)}
+    assert [len(by_row[i].meta["options"]) for i in range(6)] == [10, 3, 6, 6, 4, 6]  # "N/A" padding dropped
     assert by_row[0].meta["subject"] == "math"
     content = by_row[0].messages[0]["content"]
     assert "(J) 16" in content and "Answer: X" in content
@@ -175,7 +175,7 @@ def test_bad_answer_values_name_the_row(tmp_path, answer, fragment):
     with pytest.raises(UserError) as excinfo:
         _adapter(path=str(path)).available("all")
     message = _one_line_error(excinfo)
-    assert "row 1" in message and fragment in message
+    assert f"{path} line 2:" in message and fragment in message
 
 
 def test_ambiguous_answer_asks_for_answer_format(tmp_path):
@@ -212,40 +212,24 @@ def test_bad_configurations_fail_with_one_line(tmp_path, monkeypatch, options):
     _one_line_error(excinfo)
 
 
-def test_hub_failure_is_one_actionable_line(monkeypatch):
-    datasets = pytest.importorskip("datasets")
-    calls = []
+def test_hub_is_asked_only_when_items_are_needed_and_with_the_overrides(monkeypatch):
+    from ttc_bench.adapters import mcq_datasets
 
-    def offline(*args, **kwargs):
-        calls.append((args, kwargs))
-        raise ConnectionError("Couldn't reach 'Idavidrein/gpqa' on the Hub (LocalEntryNotFoundError)\nmore")
+    requests = []
 
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    adapter = _adapter(preset="gpqa-diamond")  # configuring alone does not load
-    assert not calls
-    with pytest.raises(UserError) as excinfo:
-        adapter.available("all")
-    message = _one_line_error(excinfo)
-    assert calls == [(("Idavidrein/gpqa", "gpqa_diamond"), {"split": "train"})]
-    assert "could not load" in message and "HF_TOKEN" in message and "path" in message
+    def unreachable(request):
+        requests.append(request)
+        raise UserError("mcq: cannot reach the Hugging Face Hub (test)")
 
-
-def test_hub_overrides_reach_load_dataset(monkeypatch):
-    datasets = pytest.importorskip("datasets")
-    calls = []
-    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: calls.append((a, k)) or 1 / 0)
+    monkeypatch.setattr(mcq_datasets, "fetch", unreachable)
+    adapter = _adapter(preset="mmlu", subset="abstract_algebra", split="validation", revision="v1")
+    assert not requests  # configuring alone does not load
     with pytest.raises(UserError):
-        _adapter(preset="mmlu", subset="abstract_algebra", split="validation").available("all")
-    assert calls == [(("cais/mmlu", "abstract_algebra"), {"split": "validation"})]
-
-
-def test_real_hub_path_fails_cleanly_offline():
-    datasets = pytest.importorskip("datasets")
-    if not datasets.config.HF_HUB_OFFLINE:  # imported before this module set the flag
-        pytest.skip("datasets was imported without HF_HUB_OFFLINE; not risking the network")
-    with pytest.raises(UserError) as excinfo:
-        _adapter(preset="arc-challenge").available("all")
-    assert "allenai/ai2_arc" in _one_line_error(excinfo)
+        adapter.available("all")
+    (request,) = requests
+    assert (request.hub_id, request.config, request.split, request.revision) == ("cais/mmlu", "abstract_algebra", "validation", "v1")
+    assert request.patterns == ("abstract_algebra/validation-*",) and request.example == ""
+    # The Hub tests proper (a fake Hub, an unreachable one, offline) are in test_mcq_formats.py.
 
 
 # ---- determinism ------------------------------------------------------------------------

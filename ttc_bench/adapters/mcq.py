@@ -4,11 +4,28 @@ Options (keys of the task's table in a suite; all optional)
 -----------------------------------------------------------
 ``preset``
     ``"gpqa-diamond"``, ``"mmlu"``, ``"mmlu-pro"`` or ``"arc-challenge"``: a Hugging Face Hub
-    dataset with a known column layout (loaded with ``datasets.load_dataset``).
+    dataset with a known column layout. Only the split used is downloaded, once, into the
+    Hugging Face cache (see ``mcq_hub``). With ``HF_HUB_OFFLINE=1`` or an unreachable Hub the
+    cached copy is used; if there is none, one line within seconds says where to download
+    the file and how to set ``path``.
 ``path``
-    A local ``.json``/``.jsonl``/``.csv``/``.parquet`` file (relative paths start at the
-    working directory). With ``preset``, the file is read with that preset's columns (an
-    offline copy of the dataset); without, with ``columns``.
+    A local ``.json``/``.jsonl``/``.csv``/``.parquet`` file (in a suite file, relative to the
+    suite file's folder). With ``preset``, the file is read with that preset's columns (an
+    offline copy of the dataset, in any of the formats it is published in); without, with
+    ``columns``. CSV cells are always text: "None", "nan" and "N/A" are options like any
+    other (only the mmlu-pro preset drops "N/A", its padding, as MMLU-Pro's own evaluator
+    does). JSON may be an array, JSON Lines, or ``{"data": [...]}``.
+``header``
+    ``false`` for a CSV file without a header line, such as the original MMLU release
+    (``data/test/<subject>_test.csv``: question, A, B, C, D, answer letter). Columns are then
+    positions, 1 being the first: with ``preset = "mmlu"`` that layout is known (and the
+    subject is taken from the file name); without ``columns`` the first column is the
+    question, the last the answer and those between the options.
+``skip_bad_rows``
+    ``true``: rows that cannot be read or checked are skipped and counted (``skipped_rows``,
+    ``dataset_info()``) instead of failing the run with the first one.
+``revision``
+    A Hub branch, tag or commit to read a preset at (default: the latest).
 ``columns``
     How a local file keeps its questions (default ``{question = "question", choices =
     "choices", answer = "answer"}``)::
@@ -23,12 +40,14 @@ Options (keys of the task's table in a suite; all optional)
         answer = "ans"                  # which option is right (not with correct)
         answer_format = "auto"          # auto | letter | index | text
         subject = "topic"               # optional, recorded in each item's meta
+        id = "qid"                      # optional, the row's own id, recorded in its meta
 
     ``answer`` under ``auto``: when the choices carry labels, the label ("C", "3"); else an
     integer is a 0-based index and a string is a letter ("B", "(b)"), a 0-based index
     ("2") or the exact text of the correct option. A string that reads two ways naming
     different options is an error asking for ``answer_format``. Empty options (padding) and
-    repeated texts are dropped. A CSV cell may hold a JSON list for ``choices``.
+    repeated texts are dropped. A CSV cell may hold a list for ``choices`` as JSON, or as the
+    Python/numpy repr that ``Dataset.to_csv`` writes.
 ``split``, ``subset`` (alias ``config``)
     Override a preset's Hub split/config (e.g. ``subset = "abstract_algebra"`` for MMLU).
 ``shuffle``
@@ -37,6 +56,14 @@ Options (keys of the task's table in a suite; all optional)
 Without ``preset`` and ``path`` the built-in arithmetic set is used (levels easy, medium,
 hard); with a dataset there is one level, ``all``, whose item i is row ``perm[i]`` of a
 permutation of all rows seeded by ``(seed, task, level)``, so ``--limit`` never changes one.
+
+Where an item comes from: ``item.meta["source"]`` is a dict ``{dataset, preset, config,
+split, revision, id, row, line}``: the Hub dataset id (or the local file), the commit read
+(or ``sha256:...`` of the local file), the row's own id (ARC ``id``, GPQA ``Record ID``,
+MMLU-Pro ``question_id``, MMLU ``<subject>/<k>``: the k-th question of that subject, 0-based,
+which names the same question in cais/mmlu and in the original CSVs), ``row`` its 0-based
+position in the file or split, ``line`` the line it starts on (local CSV/JSON Lines).
+:func:`source_label` renders it in one line.
 
 Option order: ``item.messages`` shows the options in the dataset's order (GPQA's correct
 text is placed at a position fixed by the question), and so does sample 0, so one-sample
@@ -67,8 +94,8 @@ import re
 from typing import Any
 
 from ..errors import UserError
-from .base import Item, Prompt, TaskAdapter, Verdict, item_id, item_rng, register, tail
-from .mcq_datasets import LETTERS, PRESETS, Row, Source, load_rows, make_source
+from .base import Item, Prompt, TaskAdapter, Verdict, get_family, item_id, item_rng, register, tail
+from .mcq_datasets import LETTERS, PRESETS, Loaded, Row, Source, load_rows, make_source
 
 INSTRUCTION = "Think step by step, then finish with a line 'Answer: X' where X is the letter of your choice."
 
@@ -295,22 +322,38 @@ class MultipleChoice(TaskAdapter):
             # Instance attributes: the level list follows this task's configuration.
             self.levels = {"all": f"every question of {origin}, in a seeded random order"}
             self.default_levels = ("all",)
-        self._rows: list[Row] | None = None
+        self._loaded: Loaded | None = None
         self._perms: dict[tuple[int, str], list[int]] = {}
 
     # -- datasets
     def rows(self) -> list[Row]:
         """The dataset, loaded and checked on first use, then kept for this adapter's life."""
-        if self._rows is None:
+        return self._dataset().rows
+
+    def _dataset(self) -> Loaded:
+        if self._loaded is None:
             assert self.source is not None
-            self._rows = load_rows(self.source)
-        return self._rows
+            self._loaded = load_rows(self.source)
+        return self._loaded
+
+    @property
+    def skipped_rows(self) -> int:
+        """Rows left out by ``skip_bad_rows`` (0 for the built-in set; loads the dataset)."""
+        return 0 if self.source is None else len(self._dataset().skipped)
+
+    def dataset_info(self) -> dict[str, Any] | None:
+        """What the task read, for manifests and reports: the source (dataset, preset, config,
+        split, revision), how many rows were used and skipped, and why the first few were."""
+        if self.source is None:
+            return None
+        loaded = self._dataset()
+        return {**loaded.origin, "rows": len(loaded.rows), "skipped_rows": len(loaded.skipped), "skipped": loaded.skipped[:20]}
 
     def available(self, level: str) -> int | None:
         self.check_level(level)
         return None if self.source is None else len(self.rows())
 
-    def _row_for(self, seed: int, level: str, index: int) -> tuple[int, Row]:
+    def _row_for(self, seed: int, level: str, index: int) -> Row:
         rows = self.rows()
         if not 0 <= index < len(rows):
             raise UserError(
@@ -321,19 +364,20 @@ class MultipleChoice(TaskAdapter):
             perm = list(range(len(rows)))
             item_rng(seed, self.task, level, -1).shuffle(perm)
             self._perms[key] = perm
-        row_index = self._perms[key][index]
-        return row_index, rows[row_index]
+        return rows[self._perms[key][index]]
 
     # -- items
     def item(self, seed: int, level: str, index: int) -> Item:
         self.check_level(level)
         if self.source is None:
             question, options, answer, expression = generated_question(seed, self.task, level, index)
-            meta: dict[str, Any] = {"source": "generated", "expression": expression}
+            source = {"dataset": "generated", "preset": None, "config": None, "split": None, "revision": None,
+                      "id": expression, "row": None, "line": None}
+            meta: dict[str, Any] = {"source": source, "expression": expression}
         else:
-            row_index, row = self._row_for(seed, level, index)
+            row = self._row_for(seed, level, index)
             question, options, answer = row.question, list(row.options), row.answer
-            meta = {"source": self.source.preset or str(self.source.path), "row": row_index, "subject": row.subject}
+            meta = {"source": self._dataset().source_meta(row), "row": row.index, "subject": row.subject}
         meta.update(question=question, options=options, answer_index=answer)
         return Item(
             id=item_id(self.task, level, index),
@@ -366,13 +410,61 @@ class MultipleChoice(TaskAdapter):
 
 def _source(options: dict[str, Any]) -> Source | None:
     """Pops the dataset options; None means the built-in set."""
-    preset, path, columns, split = (options.pop(key, None) for key in ("preset", "path", "columns", "split"))
+    preset, path, columns, split, revision = (options.pop(key, None) for key in ("preset", "path", "columns", "split", "revision"))
     subset, config = options.pop("subset", None), options.pop("config", None)
+    header, skip_bad = options.pop("header", True), options.pop("skip_bad_rows", False)
     if subset is not None and config is not None and subset != config:
         raise UserError(f"mcq: subset {subset!r} and config {config!r} disagree; give one")
     subset = subset if subset is not None else config
     if preset is None and path is None:
-        if columns is not None or split is not None or subset is not None:
-            raise UserError(f"mcq: columns/split/subset need a dataset: add preset ({', '.join(PRESETS)}) or path")
+        given = [key for key, value in (("columns", columns), ("split", split), ("subset", subset), ("revision", revision)) if value is not None]
+        given += [key for key, value, default in (("header", header, True), ("skip_bad_rows", skip_bad, False)) if value is not default]
+        if given:
+            raise UserError(f"mcq: {'/'.join(given)} need a dataset: add preset ({', '.join(PRESETS)}) or path")
         return None
-    return make_source(preset, path, columns, split, subset)
+    return make_source(preset, path, columns, split, subset, revision, header, skip_bad)
+
+
+# ---- for `ttc-bench show --suite` and reports -----------------------------------------
+
+
+def task_items(task: Any, seed: int = 0, count: int | None = None, levels: list[str] | None = None) -> list[Item]:
+    """The items of one suite task, as a run would build them (any family).
+
+    ``task`` is a TaskSpec or anything with ``family`` and ``options`` (and optionally
+    ``name``, ``levels``, ``items``). ``count`` items per level (default: the task's
+    ``items``, else 3, capped at what a dataset holds); ``levels`` default to the task's,
+    else the family's defaults. Errors are one-line UserErrors (bad options, unreachable
+    Hub, a bad row). Show each item's ``messages`` (what the model sees for sample 0),
+    ``gold`` and :func:`source_label`.
+    """
+    adapter = getattr(task, "adapter", None)
+    if adapter is None:
+        family = getattr(task, "family")
+        adapter = get_family(family)(getattr(task, "name", None) or family, dict(getattr(task, "options", None) or {}))
+    chosen = list(levels or getattr(task, "levels", None) or adapter.default_levels or adapter.level_ids())
+    wanted = count if count is not None else (getattr(task, "items", None) or 3)
+    items: list[Item] = []
+    for level in chosen:
+        available = adapter.available(level)
+        items.extend(adapter.items(seed, level, wanted if available is None else min(wanted, available)))
+    return items
+
+
+def source_label(item: Item) -> str | None:
+    """One line naming where a dataset item comes from, e.g. ``allenai/ai2_arc
+    ARC-Challenge/test @ 210d026 row 17, id Mercury_7175875``; None for generated items."""
+    source = item.meta.get("source")
+    if not isinstance(source, dict) or source.get("dataset") in (None, "generated"):
+        return None
+    parts = [str(source["dataset"])]
+    part = "/".join(str(source[key]) for key in ("config", "split") if source.get(key))
+    if part:
+        parts.append(part)
+    if source.get("revision"):
+        revision = str(source["revision"])
+        parts.append(f"@ {revision if revision.startswith('sha256:') else revision[:12]}")
+    place = f"line {source['line']}" if source.get("line") else f"row {source['row']}" if source.get("row") is not None else ""
+    ident = f"id {source['id']}" if source.get("id") is not None else ""
+    tail_ = ", ".join(part for part in (place, ident) if part)
+    return " ".join(parts) + (f" {tail_}" if tail_ else "")

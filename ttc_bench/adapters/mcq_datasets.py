@@ -1,52 +1,28 @@
-"""Multiple-choice datasets for the mcq family: presets, column mappings, loading, row checks.
+"""Multiple-choice datasets for the mcq family: presets, column maps, loading, row checks.
 
-A dataset is turned into a list of :class:`Row` (question, option texts, index of the
-correct option, subject) once, when it is first needed. Every row is checked then, so a bad
-answer value fails the run up front with the row number instead of surfacing mid-run.
+A dataset is turned into :class:`Row` objects (question, option texts, index of the correct
+option, subject, the row's own id) once, when first needed. Every row is checked then, so a
+bad answer value fails the run up front, naming the file, the line or row and the row's id;
+with ``skip_bad_rows`` such rows are skipped and counted instead.
 
-The ``datasets`` library is imported inside :func:`load_rows` only: importing it costs
-about a second, which every CLI start-up would otherwise pay.
+Files are read by ``mcq_formats`` (our readers, for the reasons given there); a preset's
+Hub split is fetched by ``mcq_hub`` (only that split, failing fast when the Hub is down).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
+import difflib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .mcq_columns import LETTERS, ColumnMap, Row, RowError, cell_text, is_blank, parse_columns, row_from_cells
+from .mcq_formats import FORMATS, Record, Table, looks_headerless, read_table
+from .mcq_hub import HubRequest, fetch
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-ANSWER_FORMATS = ("auto", "letter", "index", "text")
-FILE_FORMATS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
-COLUMN_KEYS = ("question", "choices", "options", "correct", "incorrect", "answer", "answer_format", "subject")
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """Where a table keeps the parts of a question (see the mcq module docstring)."""
-
-    question: str = "question"
-    choices: str | None = None  # one column: a list of option texts, or {text: [...], label: [...]}
-    options: tuple[str, ...] = ()  # one column per option, in order A, B, C...
-    correct: str | None = None  # GPQA style: the correct option's text ...
-    incorrect: tuple[str, ...] = ()  # ... and one column per wrong option
-    answer: str | None = None  # letter, 0-based index, label or option text (see answer_format)
-    answer_format: str = "auto"
-    subject: str | None = None  # optional; recorded in the item's meta
-    # Presets name a subject column that copies of the data may lack; users' maps are strict.
-    subject_required: bool = True
-
-    def required(self) -> list[str]:
-        names = [self.question, self.choices, *self.options, self.correct, *self.incorrect, self.answer]
-        if self.subject and self.subject_required:
-            names.append(self.subject)
-        return [name for name in names if name]
+__all__ = ["LETTERS", "PRESETS", "ColumnMap", "Loaded", "Row", "Source", "load_rows", "make_source"]
 
 
 @dataclass(frozen=True)
@@ -55,9 +31,13 @@ class Preset:
     config: str | None
     split: str
     columns: ColumnMap
+    files: tuple[str, ...]  # the split's files in the repo ({config}, {split} filled in)
+    example: str  # today's file of the default split, named in the "use a local copy" hint
+    headerless: ColumnMap | None = None  # positions in a headerless CSV release, if one exists
 
 
 PRESETS: dict[str, Preset] = {
+    # Idavidrein/gpqa README configs: gpqa_diamond -> gpqa_diamond.csv (one split, "train").
     "gpqa-diamond": Preset(
         "Idavidrein/gpqa",
         "gpqa_diamond",
@@ -67,173 +47,242 @@ PRESETS: dict[str, Preset] = {
             correct="Correct Answer",
             incorrect=("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3"),
             subject="High-level domain",
-            subject_required=False,
+            id="Record ID",
+            optional=("High-level domain", "Record ID"),
         ),
+        ("{config}.csv",),
+        "gpqa_diamond.csv",
     ),
+    # cais/mmlu README configs: all -> all/test-*; answer is a ClassLabel stored as 0-3.
+    # The original release (hendrycks/test data/test/<subject>_test.csv) has no header:
+    # question, A, B, C, D, answer letter; its subject is the file name.
     "mmlu": Preset(
         "cais/mmlu",
         "all",
         "test",
-        ColumnMap(choices="choices", answer="answer", answer_format="index", subject="subject", subject_required=False),
+        ColumnMap(choices="choices", answer="answer", answer_format="index", subject="subject", optional=("subject",)),
+        ("{config}/{split}-*",),
+        "all/test-00000-of-00001.parquet",
+        headerless=ColumnMap(question="1", options=("2", "3", "4", "5"), answer="6", answer_format="letter"),
     ),
+    # TIGER-Lab/MMLU-Pro: default config, data/test-*; up to 10 options padded with "N/A",
+    # which its evaluate_from_api.py preprocess() drops (options equal to "N/A").
     "mmlu-pro": Preset(
         "TIGER-Lab/MMLU-Pro",
         None,
         "test",
-        ColumnMap(choices="options", answer="answer", answer_format="letter", subject="category", subject_required=False),
+        ColumnMap(
+            choices="options",
+            answer="answer",
+            answer_format="letter",
+            subject="category",
+            id="question_id",
+            optional=("category", "question_id", "answer_index"),
+            padding=("N/A",),
+            answer_index="answer_index",
+        ),
+        ("data/{split}-*",),
+        "data/test-00000-of-00001.parquet",
     ),
+    # allenai/ai2_arc README configs: ARC-Challenge -> ARC-Challenge/test-*; answerKey names
+    # a label, "A".."E" or "1".."5"; items have 3 to 5 choices.
     "arc-challenge": Preset(
         "allenai/ai2_arc",
         "ARC-Challenge",
         "test",
-        # choices is {text: [...], label: [...]}; answerKey names a label ("C" or "3").
-        ColumnMap(choices="choices", answer="answerKey"),
+        ColumnMap(choices="choices", answer="answerKey", id="id", optional=("id",)),
+        ("{config}/{split}-*",),
+        "ARC-Challenge/test-00000-of-00001.parquet",
     ),
 }
 
 
 @dataclass(frozen=True)
-class Row:
-    question: str
-    options: tuple[str, ...]
-    answer: int  # index into options
-    subject: str | None = None
-
-
-@dataclass(frozen=True)
 class Source:
-    """Where the rows come from: a local file or a Hub dataset, plus the column map."""
+    """Where the rows come from: a local file or a Hub dataset, plus how to read them."""
 
-    columns: ColumnMap
+    columns: ColumnMap | None  # None: a headerless file read as question, options..., answer
     path: Path | None = None
     hub_id: str | None = None
     config: str | None = None
     split: str | None = None
     preset: str | None = None
+    revision: str | None = None  # a Hub revision to pin (branch, tag or commit)
+    header: bool = True
+    skip_bad: bool = False
 
     def describe(self) -> str:
         if self.path is not None:
             return str(self.path)
-        return f"{self.hub_id} ({'config ' + self.config + ', ' if self.config else ''}split {self.split})"
+        parts = [part for part in (self.config, self.split) if part]
+        return f"{self.hub_id} ({', '.join(parts)})" if parts else str(self.hub_id)
+
+
+@dataclass
+class Loaded:
+    rows: list[Row]
+    skipped: list[str] = field(default_factory=list)  # "line 7 (id x): why", one per skipped row
+    origin: dict[str, Any] = field(default_factory=dict)  # dataset, preset, config, split, revision
+
+    def source_meta(self, row: Row) -> dict[str, Any]:
+        return {**self.origin, "id": row.source_id, "row": row.index, "line": row.line}
 
 
 # ---- configuration --------------------------------------------------------------------
 
 
-def _name(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise UserError(f"mcq columns.{key} must be a column name (a non-empty string), got {value!r}")
-    return value
-
-
-def _names(value: Any, key: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list | tuple) or not value:
-        raise UserError(f"mcq columns.{key} must be a list of column names, got {value!r}")
-    return tuple(_name(item, key) for item in value)
-
-
-def parse_columns(raw: Any) -> ColumnMap:
-    """A user's ``columns`` table -> ColumnMap, with the layout rules checked."""
-    if not isinstance(raw, Mapping):
-        raise UserError(f"mcq option columns must be a table such as {{question = \"q\", choices = \"opts\", answer = \"a\"}}, got {raw!r}")
-    unknown = sorted(set(raw) - set(COLUMN_KEYS))
-    if unknown:
-        raise UserError(f"mcq columns: unknown key(s) {', '.join(unknown)}; known: {', '.join(COLUMN_KEYS)}")
-    layouts = [key for key in ("choices", "options", "correct") if key in raw]
-    if len(layouts) != 1:
-        raise UserError(
-            "mcq columns must give exactly one of choices (a list column), options (one column per option) "
-            f"or correct + incorrect (GPQA style); got {', '.join(layouts) or 'none'}"
-        )
-    answer_format = raw.get("answer_format", "auto")
-    if answer_format not in ANSWER_FORMATS:
-        raise UserError(f"mcq columns.answer_format must be one of {', '.join(ANSWER_FORMATS)}, got {answer_format!r}")
-    columns = ColumnMap(
-        question=_name(raw.get("question", "question"), "question"),
-        choices=_name(raw["choices"], "choices") if "choices" in raw else None,
-        options=_names(raw["options"], "options") if "options" in raw else (),
-        correct=_name(raw["correct"], "correct") if "correct" in raw else None,
-        incorrect=_names(raw["incorrect"], "incorrect") if "incorrect" in raw else (),
-        answer=_name(raw["answer"], "answer") if "answer" in raw else None,
-        answer_format=answer_format,
-        subject=_name(raw["subject"], "subject") if "subject" in raw else None,
-    )
-    if columns.correct:
-        if not columns.incorrect or columns.answer:
-            raise UserError("mcq columns: correct needs incorrect (a list of columns) and no answer column")
-    elif not columns.answer:
-        raise UserError("mcq columns: answer (the column naming the correct option) is required")
-    return columns
-
-
 DEFAULT_FILE_COLUMNS = ColumnMap(choices="choices", answer="answer")
 
 
-def make_source(preset: str | None, path: Any, columns: Any, split: Any, config: Any) -> Source:
+def make_source(
+    preset: str | None,
+    path: Any,
+    columns: Any,
+    split: Any,
+    config: Any,
+    revision: Any = None,
+    header: Any = True,
+    skip_bad: Any = False,
+) -> Source:
     """Checks what is cheap to check now (names, file existence); the data loads later."""
     if preset is not None and preset not in PRESETS:
         raise UserError(f"mcq: unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
     if preset is not None and columns is not None:
         raise UserError("mcq: give either preset or columns, not both (a preset fixes the columns)")
-    for key, value in (("split", split), ("subset", config)):
+    for key, value in (("split", split), ("subset", config), ("revision", revision)):
         if value is not None and not (isinstance(value, str) and value):
             raise UserError(f"mcq option {key} must be a non-empty string, got {value!r}")
+    for key, value in (("header", header), ("skip_bad_rows", skip_bad)):
+        if not isinstance(value, bool):
+            raise UserError(f"mcq option {key} must be true or false, got {value!r}")
     if path is None:
         if columns is not None:
             raise UserError("mcq: columns applies to a local file; add path = \"data.jsonl\"")
+        if not header:
+            raise UserError("mcq: header = false applies to a local CSV file; add path = \"data.csv\"")
         info = PRESETS[preset]
-        return Source(info.columns, hub_id=info.hub_id, config=config or info.config, split=split or info.split, preset=preset)
-    if split is not None or config is not None:
-        raise UserError("mcq: split and subset select part of a Hub dataset; a local path is read whole, drop them")
+        return Source(
+            info.columns, hub_id=info.hub_id, config=config or info.config, split=split or info.split,
+            preset=preset, revision=revision, skip_bad=skip_bad,
+        )
+    if split is not None or config is not None or revision is not None:
+        raise UserError("mcq: split, subset and revision select part of a Hub dataset; a local path is read whole, drop them")
     file = _check_file(path)
-    mapping = PRESETS[preset].columns if preset else (parse_columns(columns) if columns is not None else DEFAULT_FILE_COLUMNS)
-    return Source(mapping, path=file, preset=preset)
+    if not header and file.suffix.lower() != ".csv":
+        raise UserError(f"mcq: header = false applies to CSV files; {file.name} has its column names inside")
+    return Source(_file_columns(preset, columns, header), path=file, preset=preset, header=header, skip_bad=skip_bad)
+
+
+def _file_columns(preset: str | None, columns: Any, header: bool) -> ColumnMap | None:
+    if columns is not None:
+        return parse_columns(columns, header)
+    if preset is None:
+        return DEFAULT_FILE_COLUMNS if header else None  # None: question, options..., answer
+    if header:
+        return PRESETS[preset].columns
+    positional = PRESETS[preset].headerless
+    if positional is None:
+        raise UserError(
+            f"mcq: {preset} files have a header line; header = false reads headerless CSVs such as the original "
+            "MMLU release (preset = \"mmlu\"), or give columns by position without a preset"
+        )
+    return positional
 
 
 def _check_file(path: Any) -> Path:
     if not isinstance(path, str | Path) or not str(path):
         raise UserError(f"mcq option path must be a file name, got {path!r}")
     file = Path(path).expanduser()
-    if file.suffix.lower() not in FILE_FORMATS:
-        raise UserError(f"mcq: cannot read {file.name!r}; path must end in {', '.join(FILE_FORMATS)}")
+    if file.suffix.lower() not in FORMATS:
+        raise UserError(f"mcq: cannot read {file.name!r}; path must end in {', '.join(FORMATS)}")
     if not file.is_file():
-        raise UserError(f"mcq: dataset file {str(file)!r} not found (relative paths start at {Path.cwd()})")
+        raise UserError(f"mcq: dataset file {str(file)!r} not found ({_where_to_look(file)})")
     return file
+
+
+def _where_to_look(file: Path) -> str:
+    """Where the path was looked for, and a near-miss name if the folder has one."""
+    # The suite reader joins a relative path in a suite file to the suite's folder, so a
+    # path arriving absolute usually came from a suite; a relative one is used as given.
+    if file.is_absolute():
+        base = f"a relative path in a suite file starts at the suite file's folder; looked in {file.parent}"
+    else:
+        base = f"relative to the working directory {Path.cwd()}"
+    folder = file.parent if file.is_absolute() else Path.cwd() / file.parent
+    if not folder.is_dir():
+        return f"{base}; that folder does not exist"
+    names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in FORMATS)
+    close = difflib.get_close_matches(file.name, names, n=1, cutoff=0.6)
+    return f"{base}; did you mean {close[0]!r}?" if close else base
 
 
 # ---- loading --------------------------------------------------------------------------
 
 
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def load_rows(source: Source) -> Loaded:
+    """The checked rows of a source, with what was skipped and where they came from."""
+    tables, origin = _tables(source)
+    columns = _resolve_columns(source, tables[0])
+    rows: list[Row] = []
+    skipped: list[str] = [f"{_place(source, table)} {why}" for table in tables for why in table.unreadable]
+    subject = _subject_of_file(source.path) if source.preset == "mmlu" and columns.subject is None else None
+    subject_counts: dict[str, int] = {}
+    offset = 0
+    for table in tables:
+        for record in table.records:
+            index = offset + record.row
+            ident = _row_id(columns, record.cells, subject, source.preset, subject_counts)
+            try:
+                row = row_from_cells(columns, record.cells, subject, table.text_cells)
+            except RowError as exc:
+                reason = f"{_where(record, index, source)}{f' (id {ident})' if ident else ''}: {exc}"
+                if not source.skip_bad:
+                    raise UserError(f"mcq: {reason} (fix the row, or add skip_bad_rows = true to the task to skip such rows)") from None
+                skipped.append(reason)
+                continue
+            rows.append(replace(row, source_id=ident, index=index, line=record.line if source.path is not None else None))
+        offset += table.size
+    if not rows:
+        detail = f"; {len(skipped)} skipped, first: {skipped[0]}" if skipped else ""
+        raise UserError(f"mcq: {source.describe()} holds no usable rows{detail}")
+    return Loaded(rows, skipped, origin)
 
 
-def _load_table(source: Source) -> Any:
+def _tables(source: Source) -> tuple[list[Table], dict[str, Any]]:
+    if source.path is not None:
+        table = read_table(source.path, header=source.header, skip_bad=source.skip_bad)
+        return [table], {"dataset": str(source.path), "preset": source.preset, "config": None, "split": None, "revision": table.digest}
+    preset = PRESETS[source.preset or ""]
+    request = HubRequest(
+        preset.hub_id,
+        source.config,
+        source.split or preset.split,
+        tuple(pattern.format(config=source.config, split=source.split) for pattern in preset.files),
+        source.revision,
+        preset.example if (source.config, source.split) == (preset.config, preset.split) else "",
+    )
+    files = fetch(request)
+    origin = {"dataset": source.hub_id, "preset": source.preset, "config": source.config, "split": source.split, "revision": files.revision}
+    if not files.paths:  # the repo's layout moved on: let the datasets library find the split
+        return [_load_with_datasets(source, files.revision)], origin
+    return [read_table(path, skip_bad=source.skip_bad) for path in files.paths], origin
+
+
+def _load_with_datasets(source: Source, revision: str | None) -> Table:
     try:
         import datasets
-    except ImportError as exc:
-        raise UserError("mcq datasets need the 'datasets' package: pip install datasets") from exc
-    if source.path is not None:
-        kind = FILE_FORMATS[source.path.suffix.lower()]
-        try:
-            return _quietly(datasets, lambda: datasets.load_dataset(kind, data_files=str(source.path), split="train"))
-        except Exception as exc:  # any parse error in the user's file is a user error
-            raise UserError(f"mcq: could not read {source.path} as {kind}: {_one_line(exc)}") from exc
+    except ImportError:
+        raise UserError(f"mcq: {source.describe()} has an unexpected file layout; pip install datasets to load it") from None
     try:
-        return datasets.load_dataset(source.hub_id, source.config, split=source.split)
-    except Exception as exc:  # offline, gated, renamed...: the datasets library raises many types
-        raise UserError(
-            f"mcq: could not load dataset {source.describe()} ({_one_line(exc, 120)}); check network access "
-            "and HF_TOKEN (gated datasets need their terms accepted), or set path = \"...\" to a local copy"
-        ) from exc
+        data = _quietly(datasets, lambda: datasets.load_dataset(source.hub_id, source.config, split=source.split, revision=revision))
+    except Exception as exc:  # offline, gated, renamed...: the library raises many types
+        raise UserError(f"mcq: could not load {source.describe()} ({' '.join(str(exc).split())[:120]}); or set path = \"...\" to a local copy") from None
+    records = [Record(cells, index) for index, cells in enumerate(data.to_list())]
+    return Table(list(data.column_names), records)
 
 
 def _quietly(datasets: Any, load: Any) -> Any:
-    """Local files load in well under a second: their progress bars would only be noise,
-    and a failure is reported by us in one line, not also logged by the library."""
+    """The library's progress bars and log lines would only repeat what we report in one line."""
     was_enabled = datasets.is_progress_bar_enabled()
     level = datasets.logging.get_verbosity()
     datasets.disable_progress_bars()
@@ -246,177 +295,75 @@ def _quietly(datasets: Any, load: Any) -> Any:
             datasets.enable_progress_bars()
 
 
-def load_rows(source: Source) -> list[Row]:
-    table = _load_table(source)
-    present = list(table.column_names)
+def _resolve_columns(source: Source, table: Table) -> ColumnMap:
     columns = source.columns
+    if columns is None:  # headerless, no map: the original MMLU layout, whatever the width
+        width = len(table.columns)
+        if width < 4:
+            raise UserError(f"mcq: {source.describe()} rows have {width} fields; header = false expects question, 2+ options, answer")
+        columns = ColumnMap(question="1", options=tuple(str(i) for i in range(2, width)), answer=str(width))
+    present = set(table.columns)
     missing = [name for name in columns.required() if name not in present]
     if missing:
-        raise UserError(
-            f"mcq: {source.describe()} has no column {missing[0]!r}; columns present: {', '.join(present)}"
+        raise UserError(_missing_message(source, table, missing[0]))
+    optional = {name for name in columns.optional if name not in present}
+    if optional:  # a preset's optional columns this copy lacks
+        columns = replace(
+            columns,
+            subject=None if columns.subject in optional else columns.subject,
+            id=None if columns.id in optional else columns.id,
+            answer_index=None if columns.answer_index in optional else columns.answer_index,
         )
-    if columns.subject and columns.subject not in present:  # a preset's optional subject
-        columns = replace(columns, subject=None)
-    data = table.select_columns(columns.required() + ([columns.subject] if columns.subject else [])).to_dict()
-    count = len(table)
-    if count == 0:
-        raise UserError(f"mcq: {source.describe()} holds no rows")
-    return [_row(columns, {name: values[i] for name, values in data.items()}, i, source) for i in range(count)]
+    return columns
 
 
-# ---- one row --------------------------------------------------------------------------
+def _missing_message(source: Source, table: Table, name: str) -> str:
+    if not source.header:
+        return f"mcq: {source.describe()} has no column {name} (its rows have {len(table.columns)} fields)"
+    if table.first_line is not None and looks_headerless(table.first_line):
+        start = ", ".join(repr(cell[:30]) for cell in table.first_line[:2])
+        return (
+            f"mcq: {source.describe()} has no header line (its first line starts {start}, a question, not column names); "
+            "add header = false to the task to read columns by position: question, options, answer last "
+            "(the original MMLU CSVs; or columns = {question = 1, options = [2, 3, 4, 5], answer = 6})"
+        )
+    return f"mcq: {source.describe()} has no column {name!r}; columns present: {', '.join(table.columns)}"
 
 
-def _stable_int(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+def _place(source: Source, table: Table) -> str:
+    if source.path is not None:
+        return str(source.path)
+    return f"{source.describe()} {table.path.name if table.path else ''}".rstrip()
 
 
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
+def _where(record: Record, index: int, source: Source) -> str:
+    if source.path is not None:
+        return f"{source.path} {record.where()}"
+    return f"{source.describe()} row {index + 1}"
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else str(value)
+def _row_id(columns: ColumnMap, cells: dict[str, Any], file_subject: str | None, preset: str | None, counts: dict[str, int]) -> str | None:
+    """The row's own id: its id column, else for MMLU ``<subject>/<k>``, the k-th row of that
+    subject in file order (bad rows count too, so ids never shift). The script that first
+    put MMLU on the Hub read each subject's CSV in order (huggingface/datasets,
+    datasets/hendrycks_test/hendrycks_test.py), so k is also the row of the original
+    ``<subject>_test.csv``."""
+    if columns.id and not is_blank(cells.get(columns.id)):
+        return cell_text(cells[columns.id])
+    if preset != "mmlu":
+        return None
+    subject = cells.get(columns.subject) if columns.subject else file_subject
+    if is_blank(subject):
+        return None
+    subject = cell_text(subject)
+    k = counts.get(subject, 0)
+    counts[subject] = k + 1
+    return f"{subject}/{k}"
 
 
-class RowError(ValueError):
-    """A problem in one row; load_rows adds where it is."""
+def _subject_of_file(path: Path | None) -> str | None:
+    """hendrycks/test names its files <subject>_test.csv, <subject>_dev.csv, <subject>_val.csv."""
+    match = re.fullmatch(r"(.+?)_(?:test|dev|val)", path.stem) if path is not None else None
+    return match.group(1) if match else None
 
 
-def _row(columns: ColumnMap, cells: dict[str, Any], index: int, source: Source) -> Row:
-    try:
-        question = cells[columns.question]
-        if _is_blank(question):
-            raise RowError(f"column {columns.question!r} is empty")
-        options, labels, correct = _options(columns, cells)
-        if correct is None:
-            correct = resolve_answer(cells[columns.answer], options, labels, columns.answer_format)
-        options, correct = _drop_blank_and_duplicates(options, correct)
-        if len(options) < 2:
-            raise RowError(f"has {len(options)} usable option(s); a question needs at least 2")
-        if len(options) > len(LETTERS):
-            raise RowError(f"has {len(options)} options; at most {len(LETTERS)} are supported")
-    except RowError as exc:
-        raise UserError(f"mcq: row {index} of {source.describe()}: {exc}") from None
-    subject = cells.get(columns.subject) if columns.subject else None
-    return Row(_text(question), tuple(options), correct, None if _is_blank(subject) else _text(subject))
-
-
-def _options(columns: ColumnMap, cells: dict[str, Any]) -> tuple[list[Any], list[str] | None, int | None]:
-    """(option cells, labels if the table names its options, correct index if known already)."""
-    if columns.correct:
-        if _is_blank(cells[columns.correct]):
-            raise RowError(f"column {columns.correct!r} (the correct answer) is empty")
-        options = [cells[name] for name in columns.incorrect]
-        # The file keeps the correct text apart; put it at a place fixed by the question so
-        # the unshuffled order (shuffle = false) does not always have it first.
-        place = _stable_int(_text(cells[columns.question])) % (len(options) + 1)
-        options.insert(place, cells[columns.correct])
-        return options, None, place
-    if columns.options:
-        return [cells[name] for name in columns.options], None, None
-    value = cells[columns.choices]
-    if isinstance(value, str) and value.lstrip().startswith("["):
-        # CSV cannot hold lists: accept a JSON list written into the cell.
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    if isinstance(value, Mapping):  # ARC: {"text": [...], "label": [...]}
-        if "text" not in value:
-            raise RowError(f"column {columns.choices!r} is a table without a 'text' list")
-        texts, labels = list(value["text"] or []), value.get("label")
-        labels = [_text(label) for label in labels] if labels else None
-        if labels is not None and len(labels) != len(texts):
-            raise RowError(f"column {columns.choices!r} has {len(texts)} texts but {len(labels)} labels")
-        return texts, labels, None
-    if not isinstance(value, list | tuple):
-        raise RowError(f"column {columns.choices!r} must hold a list of options, got {type(value).__name__}")
-    return list(value), None, None
-
-
-_LETTER_VALUE = re.compile(r"\(?([A-Za-z])\)?\.?")
-
-
-def resolve_answer(value: Any, options: list[Any], labels: list[str] | None, answer_format: str) -> int:
-    """The index of the option an answer cell names.
-
-    ``auto``: a label when the choices carry labels (ARC); else an integer is a 0-based index
-    and a string is a letter ("B", "(b)"), a 0-based index ("2") or an option's exact text.
-    A string that reads two ways naming different options (options "1","2","3", answer "2")
-    is rejected: set ``answer_format`` to say which reading is meant.
-    """
-    shown = _preview(value)
-    if _is_blank(value) or isinstance(value, bool):
-        raise RowError(f"answer {shown} is not a letter, 0-based index or option text")
-    count = len(options)
-    if labels is not None and answer_format in ("auto", "text") and isinstance(value, str):
-        label = value.strip()
-        for candidate in (label, label.upper()):
-            if candidate in labels:
-                return labels.index(candidate)
-        raise RowError(f"answer {shown} is not one of the labels {', '.join(labels)}")
-    readings: dict[str, int] = {}
-    if answer_format in ("auto", "index"):
-        index = _as_index(value)
-        if index is not None:
-            readings["index"] = index
-    if answer_format in ("auto", "letter") and isinstance(value, str):
-        match = _LETTER_VALUE.fullmatch(value.strip())
-        if match:
-            readings["letter"] = LETTERS.index(match.group(1).upper())
-    # An integer cell is an index under auto; only an explicit "text" compares it as text.
-    if answer_format == "text" or (answer_format == "auto" and isinstance(value, str)):
-        wanted = _text(value)
-        for i, option in enumerate(options):
-            if not _is_blank(option) and _text(option) == wanted:
-                readings["text"] = i
-                break
-    if not readings:
-        expected = {"auto": "a letter, 0-based index or option text", "letter": "a letter", "index": "a 0-based index", "text": "an option's exact text"}
-        raise RowError(f"answer {shown} is not {expected[answer_format]}")
-    # Only readings that name a real option compete: "z" with 6 options is the text "z".
-    usable = {kind: i for kind, i in readings.items() if 0 <= i < count and not _is_blank(options[i])}
-    if not usable:
-        last = LETTERS[min(count, len(LETTERS)) - 1]
-        raise RowError(f"answer {shown} is out of range for {count} options (A-{last}, 0-{count - 1}) or names an empty one")
-    if len(set(usable.values())) > 1:
-        raise RowError(f"answer {shown} is ambiguous ({', '.join(usable)}); set columns.answer_format")
-    return next(iter(usable.values()))
-
-
-def _as_index(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    # numpy integers from parquet/pandas
-    if hasattr(value, "__index__") and not isinstance(value, str):
-        try:
-            return int(value.__index__())
-        except TypeError:
-            return None
-    return None
-
-
-def _preview(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _drop_blank_and_duplicates(options: list[Any], correct: int) -> tuple[list[str], int]:
-    """Removes padding (None, "", NaN) and repeated texts so that exactly one option is right."""
-    correct_text = _text(options[correct])
-    kept: list[str] = []
-    seen = {correct_text}
-    new_correct = -1
-    for i, option in enumerate(options):
-        if i == correct:
-            new_correct = len(kept)
-            kept.append(correct_text)
-        elif not _is_blank(option) and _text(option) not in seen:
-            seen.add(_text(option))
-            kept.append(_text(option))
-    return kept, new_correct
