@@ -61,7 +61,7 @@ def hostile_inputs() -> dict[str, str]:
 def cases() -> list[tuple[str, Callable[[str], object]]]:
     """(family, work on one output) for every registered family, plus the client's split."""
     from ttc_bench.adapters.base import families
-    from ttc_bench.models.client import split_think
+    from ttc_bench.models.response import split_think
 
     out = []
     for name, cls in sorted(families().items()):

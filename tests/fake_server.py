@@ -53,8 +53,10 @@ def completion_body(request: dict, content: str, finish_reason: str = "stop", us
 
 
 class FakeServer:
-    def __init__(self, responder: Callable[[dict], Any], models_status: int = 200, required_key: str | None = None):
+    def __init__(self, responder: Callable[[dict], Any], models_status: int = 200, required_key: str | None = None,
+                 models: tuple[str, ...] = ("fake-model",)):
         self.responder = responder
+        self.models = models
         self.models_status = models_status
         self.required_key = required_key
         self.requests: list[dict] = []
@@ -88,7 +90,7 @@ class FakeServer:
                 if not self._authorized():
                     return
                 if self.path.rstrip("/").endswith("/models"):
-                    body = json.dumps({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+                    body = json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in server.models]})
                     self._send(server.models_status, body.encode())
                 else:
                     self._send(404, b'{"error": {"message": "not found"}}')

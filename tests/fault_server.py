@@ -63,6 +63,25 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def spare_first(group=lambda request: request.get("max_tokens") or request.get("max_completion_tokens")):
+    """A ``when`` predicate that spares the first request of each group (by default, each
+    budget's token cap). ttc-bench sends the first request of a task and budget alone and
+    stops the run if it meets a 4xx (that refusal would repeat), so tests of per-sample
+    faults keep it clean."""
+    seen: set = set()
+    lock = threading.Lock()
+
+    def when(request: dict) -> bool:
+        key = json.dumps(group(request), sort_keys=True, default=str)
+        with lock:
+            if key in seen:
+                return True
+            seen.add(key)
+            return False
+
+    return when
+
+
 def request_identity(request: dict) -> str:
     """One logical request: retries of it send the same body."""
     return json.dumps(request, sort_keys=True)

@@ -56,7 +56,7 @@ FLAG_CASES = [
     (["--tasks", ":add-1d"], "bad --tasks entry"),
     # malformed budgets
     (["--budgets", "tokens:lots"], "bad budget 'tokens:lots'"),
-    (["--budgets", "tokens:0"], "must be positive"),
+    (["--budgets", "tokens:0"], "must be between 1 and"),
     (["--budgets", "tokens:-5"], "bad budget 'tokens:-5'"),
     (["--budgets", "tokens:1e3"], "bad budget 'tokens:1e3'"),
     (["--budgets", "forced:"], "bad budget 'forced:'"),

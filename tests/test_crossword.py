@@ -114,7 +114,7 @@ def test_items_are_deterministic_and_independent_of_count(level):
 def test_family_is_registered_and_rejects_unknown_levels():
     assert get_family("crossword") is Crossword
     assert set(Crossword.default_levels) <= set(Crossword.levels)
-    assert "<answer>" in Crossword.final_answer_request
+    assert "<answer>" in Crossword.answer_cue
     with pytest.raises(UserError):
         C.items(0, "9x9", 1)
 

@@ -14,43 +14,53 @@ from fake_server import Fault, FakeServer
 from test_run_fake import add_answer, base_args, rows_of, run_dir
 
 
-def one_request(run_cli, tmp_path, api, budget, responder=add_answer, extra=()):
-    with FakeServer(responder) as server:
-        code, out, err = run_cli(*base_args(server, tmp_path), "--limit", "1", "--samples", "1",
-                                 "--api", api, "--budgets", budget, *extra)
+def one_request(run_cli, tmp_path, api, budget, responder=add_answer, extra=(), model="fake-model"):
+    with FakeServer(responder, models=(model,)) as server:
+        args = [a if a != "fake-model" else model for a in base_args(server, tmp_path)]
+        code, out, err = run_cli(*args, "--limit", "1", "--samples", "1", "--api", api, "--budgets", budget, *extra)
         return code, err, server.chat_requests()
 
 
+# What each profile sends for each budget (docs/providers.md): besides model, messages and
+# the per-sample seed, exactly these fields; no sampling value unless the user set one.
 BODIES = [
-    ("generic", "tokens:300", {"max_tokens": 300}),
-    ("generic", "forced:300", {"max_tokens": 300}),
-    ("openai", "tokens:300", {"max_completion_tokens": 300}),
-    ("openai", "effort:high", {"reasoning_effort": "high"}),
-    ("openai", "effort:minimal", {"reasoning_effort": "minimal"}),
-    ("vllm", "tokens:300", {"max_tokens": 300}),
-    ("vllm", "effort:low", {"reasoning_effort": "low"}),
-    ("vllm", "thinking:300", {"max_tokens": 300 + 1024, "chat_template_kwargs": {"enable_thinking": True}, "thinking_token_budget": 300}),
-    ("anthropic-compat", "tokens:300", {"max_tokens": 300}),
-    ("anthropic-compat", "thinking:2000", {"max_tokens": 2000 + 1024, "thinking": {"type": "enabled", "budget_tokens": 2000}}),
-    ("gemini-compat", "thinking:512", {"max_tokens": 512 + 1024,
-                                       "extra_body": {"google": {"thinking_config": {"thinking_budget": 512, "include_thoughts": True}}}}),
+    ("generic", "fake-model", "tokens:300", {"max_tokens": 300}),
+    ("generic", "fake-model", "forced:300", {"max_tokens": 300}),
+    ("openai", "gpt-4.1", "tokens:300", {"max_completion_tokens": 300}),
+    ("openai", "o4-mini", "effort:high", {"reasoning_effort": "high"}),
+    ("openai", "gpt-5-mini", "effort:minimal", {"reasoning_effort": "minimal"}),
+    ("vllm", "Qwen/Qwen3-8B", "tokens:300", {"max_tokens": 300}),
+    ("vllm", "Qwen/Qwen3-8B", "effort:low", {"reasoning_effort": "low"}),
+    ("vllm", "Qwen/Qwen3-8B", "thinking:300", {"max_tokens": 300 + 1024, "chat_template_kwargs": {"enable_thinking": True},
+                                              "thinking_token_budget": 300}),
+    ("llama-server", "qwen3", "thinking:300", {"max_tokens": 300 + 1024, "reasoning_budget_tokens": 300,
+                                               "thinking_budget_tokens": 300}),
+    ("anthropic-compat", "claude-sonnet-4-5", "tokens:300", {"max_tokens": 300}),
+    ("anthropic-compat", "claude-sonnet-4-5", "thinking:2000", {"max_tokens": 2000 + 1024,
+                                                                "thinking": {"type": "enabled", "budget_tokens": 2000}}),
+    ("gemini-compat", "gemini-2.5-flash", "thinking:512", {"max_tokens": 512 + 1024, "extra_body": {
+        "google": {"thinking_config": {"thinking_budget": 512, "include_thoughts": True}}}}),
+    ("gemini", "gemini-2.5-flash", "effort:low", {"reasoning_effort": "low", "extra_body": {
+        "google": {"thinking_config": {"include_thoughts": True}}}}),
 ]
 
 
-@pytest.mark.parametrize("api, budget, expected", BODIES)
-def test_exact_request_body_per_flavour_and_budget(tmp_path, run_cli, api, budget, expected):
-    code, err, requests = one_request(run_cli, tmp_path, api, budget)
+@pytest.mark.parametrize("api, model, budget, expected", BODIES)
+def test_exact_request_body_per_profile_and_budget(tmp_path, run_cli, api, model, budget, expected):
+    code, err, requests = one_request(run_cli, tmp_path, api, budget, model=model)
     assert code == 0, err
-    (body,) = requests
-    fixed = {"model", "messages", "temperature", "top_p", "seed"}
-    assert {k: v for k, v in body.items() if k not in fixed} == expected
-    assert body["model"] == "fake-model" and isinstance(body["seed"], int)
+    body = requests[0]
+    assert {k: v for k, v in body.items() if k not in {"model", "messages", "seed"}} == expected
+    # Anthropic's compatibility layer ignores seed: it is not sent to claim reproducibility.
+    assert ("seed" in body) == (api not in ("anthropic-compat",))
+    assert body["model"] == model
 
 
 @pytest.mark.parametrize("api, budget", [("generic", "effort:high"), ("generic", "thinking:100"), ("openai", "thinking:100"),
-                                         ("anthropic-compat", "effort:low"), ("gemini-compat", "effort:low")])
+                                         ("anthropic-compat", "effort:low"), ("gemini-compat", "forced:256"),
+                                         ("openai", "forced:256")])
 def test_unsupported_combinations_fail_before_any_request(tmp_path, run_cli, api, budget):
-    code, err, requests = one_request(run_cli, tmp_path, api, budget)
+    code, err, requests = one_request(run_cli, tmp_path, api, budget, model="o4-mini" if api == "openai" else "fake-model")
     assert code == 2 and requests == []
     assert err.startswith("error: budget") and err.count("\n") == 1
 
@@ -72,7 +82,8 @@ def test_reported_reasoning_tokens_are_used(tmp_path, run_cli):
 
 def test_reasoning_tokens_estimated_and_flagged_without_details(tmp_path, run_cli):
     def responder(request):
-        return {"content": "<answer>" + add_answer(request).split("<answer>")[1], "message": {"reasoning": "x" * 400}}
+        return {"content": "<answer>" + add_answer(request).split("<answer>")[1], "message": {"reasoning": "x" * 400},
+                "usage": {"prompt_tokens": 9, "completion_tokens": 120, "total_tokens": 129}}
 
     code, err, _ = one_request(run_cli, tmp_path, "generic", "tokens:64", responder)
     assert code == 0, err
@@ -115,10 +126,12 @@ def test_n_parameter_path_sends_one_request_per_item_and_budget(tmp_path, run_cl
         code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "4", "--n-param")
         assert code == 0, err
         requests = server.chat_requests()
-    assert len(requests) == 3 and all(r["n"] == 4 for r in requests)
+    # The first sample goes alone (the fail-fast probe), the rest of its item as n=3.
+    assert [r.get("n") for r in requests] == [None, 3, 4, 4]
     rows = rows_of(tmp_path)
     assert len(rows) == 12 and all(r["correct"] and r["completion_tokens"] == 12 for r in rows)
-    assert all(r["reasoning_tokens_estimated"] for r in rows)  # split from the request's usage
+    # Split from the request's usage: estimated, except the probe's own single request.
+    assert sum(r["reasoning_tokens_estimated"] for r in rows) == 11
 
 
 def test_n_parameter_refuses_forced_budgets(tmp_path, run_cli):

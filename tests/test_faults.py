@@ -125,8 +125,14 @@ def test_faults_that_persist_become_error_rows_excluded_from_accuracy(tmp_path, 
 
 @pytest.mark.parametrize("status", ["400", "422"])
 def test_per_request_4xx_is_an_error_row_at_once(tmp_path, run_cli, status):
+    served = {"n": 0}
+    lock = threading.Lock()
+
     def responder(request):
-        if "Compute 1 +" in request["messages"][0]["content"] or request["seed"] % 3 == 0:
+        with lock:
+            served["n"] += 1
+            first = served["n"] == 1  # the first request of the run succeeds (else the run stops)
+        if not first and ("Compute 1 +" in request["messages"][0]["content"] or request["seed"] % 3 == 0):
             return Fault(int(status), body='{"error": {"message": "prompt is too long for this model"}}')
         return add_answer(request)
 
@@ -139,6 +145,19 @@ def test_per_request_4xx_is_an_error_row_at_once(tmp_path, run_cli, status):
     for r in errored:
         assert r["attempts"] == 1 and status in r["error"] and "prompt is too long" in r["error"]
     assert overall(summary_of(tmp_path))["pass@1"]["mean"] == 1.0
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_a_4xx_on_the_first_request_stops_the_run_with_one_line(tmp_path, run_cli, status):
+    """A refusal of the very first request of a task and budget will repeat for every sample:
+    the run stops at once instead of writing identical error rows."""
+    body = '{"error": {"message": "Unsupported value: \'temperature\' does not support 0.7", "param": "temperature"}}'
+    with FaultServer(lambda request: Fault(status, body=body)) as server:
+        code, out, err = run(run_cli, server, tmp_path, limit=8, samples=4)
+        requests = len(server.chat_requests())
+    assert code == 2 and requests == 1
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "refused the first arithmetic request" in err and "drop --temperature" in err
 
 
 @pytest.mark.parametrize("status, words", [(401, "API key was rejected"), (403, "forbidden"), (404, "404 for model")])
@@ -228,6 +247,8 @@ def test_n_parameter_path_retries_a_short_choice_list(tmp_path, run_cli):
     with FaultServer(add_answer, {"no-choices": 1.0}, max_faults_per_request=1) as server:
         code, _, err = run(run_cli, server, tmp_path, "--n-param", samples=3)
         assert code == 0, err
-        assert len(server.chat_requests()) == 3 * 2
+        # The first sample of the run goes alone (the fail-fast probe), the other two of its
+        # item as one n=2 request; every request meets the fault once.
+        assert len(server.chat_requests()) == 2 * (2 + 3 - 1)
     rows = rows_of(tmp_path)
     assert len(rows) == 9 and all(r["correct"] and r["attempts"] == 2 for r in rows)

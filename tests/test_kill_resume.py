@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fault_server import FaultServer
+from fault_server import FaultServer, spare_first
 from test_run_fake import add_answer, base_args
 
 KILLS = 20  # kill -9 rounds that hit a live process
@@ -170,7 +170,7 @@ def test_unreadable_lines_in_the_middle_are_skipped_and_redone(tmp_path):
 
 def test_sigint_cancels_in_flight_requests_and_exits_130_with_a_resume_hint(tmp_path):
     # Half the requests hang far beyond the test: Ctrl-C must not wait for them.
-    with FaultServer(deterministic, {"hang": 0.5}, hang_s=120, seed=3) as server:
+    with FaultServer(deterministic, {"hang": 0.5}, hang_s=120, seed=3, when=spare_first()) as server:
         cmd = command(server.base_url, tmp_path, extra=("--timeout", "300"), limit=3)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         samples = tmp_path / "r" / "samples.jsonl"

@@ -45,16 +45,18 @@ def test_limiter_bounds_requests_in_flight():
 
 def test_rate_limits_cut_concurrency_at_the_server(tmp_path, run_cli):
     lock = threading.Lock()
-    state = {"in_flight": 0, "peak_after_429": 0, "limited": 0}
+    state = {"in_flight": 0, "peak_after_429": 0, "limited": 0, "served": 0}
 
     def responder(request):
         with lock:
             state["in_flight"] += 1
             if state["limited"]:
                 state["peak_after_429"] = max(state["peak_after_429"], state["in_flight"])
-            first_wave = state["limited"] < 8
+            # The run's first request goes alone (fail-fast probe); the wave follows it.
+            first_wave = state["served"] >= 1 and state["limited"] < 8
             if first_wave:
                 state["limited"] += 1
+            state["served"] += 1
         try:
             if first_wave:
                 return Fault(429, headers={"Retry-After": "0"})

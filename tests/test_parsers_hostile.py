@@ -47,7 +47,7 @@ def test_an_answer_after_a_megabyte_of_filler_is_still_found():
 
 
 def test_think_split_is_linear_on_a_megabyte():
-    from ttc_bench.models.client import split_think
+    from ttc_bench.models.response import split_think
 
     reasoning, answer, unclosed = split_think("<think>" + "y" * bench.MB + "</think><answer>3</answer>")
     assert len(reasoning) == bench.MB and answer == "<answer>3</answer>" and not unclosed

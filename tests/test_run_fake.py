@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fake_server import Fault, FakeServer
+from fault_server import spare_first
 
 ROW_FIELDS = {
     "run_id", "task", "level", "item", "budget", "sample", "seed", "response", "reasoning", "answer",
@@ -83,59 +84,41 @@ def test_rerun_resumes_without_new_requests_and_extends_samples(tmp_path, run_cl
     assert len({r["key"] for r in rows}) == len(rows) == 9
 
 
-def test_forced_budget_asks_for_the_answer_when_cut_off(tmp_path, run_cli):
+def test_forced_budget_continues_the_cut_off_message_with_an_answer_cue(tmp_path, run_cli):
+    """forced:N on a visible reasoner: the cut-off reply is continued in the same assistant
+    message (a prefill, the generic profile's mechanism), after the family's answer cue."""
     def responder(request):
-        if len(request["messages"]) == 1:  # the reasoning turn: runs out of budget
+        last = request["messages"][-1]
+        if last["role"] == "user":  # the reasoning request: runs out of budget
             return {"content": "let me think " * 5, "finish_reason": "length",
                     "usage": {"prompt_tokens": 10, "completion_tokens": request["max_tokens"], "total_tokens": 0}}
-        return {"content": "<answer>" + add_answer(request).split("<answer>")[1],
-                "usage": {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 0}}
+        value = add_answer({"messages": request["messages"][:1]}).split("<answer>")[1].split("<")[0]
+        return {"content": f"{value}</answer>", "usage": {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 0}}
 
     with FakeServer(responder) as server:
         code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "forced:16", "--samples", "1")
         assert code == 0, err
         requests = server.chat_requests()
-    reasoning_turns = [r for r in requests if len(r["messages"]) == 1]
-    answer_turns = [r for r in requests if len(r["messages"]) == 3]
-    assert len(reasoning_turns) == len(answer_turns) == 3
+    reasoning_turns = [r for r in requests if r["messages"][-1]["role"] == "user"]
+    continued = [r for r in requests if r["messages"][-1]["role"] == "assistant"]
+    assert len(reasoning_turns) == len(continued) == 3
     assert all(r["max_tokens"] == 16 for r in reasoning_turns)
-    assert all(r["max_tokens"] == 24 for r in answer_turns)  # the family's answer_tokens
-    for r in answer_turns:
-        assert [m["role"] for m in r["messages"]] == ["user", "assistant", "user"]
-        assert "final answer" in r["messages"][-1]["content"]
-    for row in rows_of(tmp_path):
-        assert row["correct"] and row["truncated"] and row["forced_answer"]
-        assert row["completion_tokens"] == 16 + 4 and row["reasoning_tokens"] == 16
-        assert row["prompt_tokens"] == 40
-
-
-def test_transient_faults_are_retried_and_counted(tmp_path, run_cli):
-    seen: dict[int, int] = {}
-    lock = threading.Lock()
-
-    def flaky(request):
-        # Every distinct request first meets a 429 (with Retry-After), then a 503.
-        with lock:
-            seen[request["seed"]] = tries = seen.get(request["seed"], 0) + 1
-        if tries == 1:
-            return Fault(429, headers={"Retry-After": "0"})
-        if tries == 2:
-            return Fault(503)
-        return add_answer(request)
-
-    with FakeServer(flaky) as server:
-        code, out, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "2")
-        assert code == 0, err
+    assert all(r["max_tokens"] == 24 for r in continued)  # the family's answer_tokens
+    for r in continued:
+        assert [m["role"] for m in r["messages"]] == ["user", "assistant"]
+        prefix = r["messages"][-1]["content"]
+        assert prefix.startswith("let me think") and prefix.endswith("final answer: <answer>")
     rows = rows_of(tmp_path)
-    assert all(r["error"] is None and r["correct"] for r in rows)
-    assert all(r["attempts"] == 3 for r in rows)
-    summary = json.loads((run_dir(tmp_path) / "summary.json").read_text())
-    assert summary["retries"] == 2 * len(rows)
+    assert all(r["correct"] and r["truncated"] and r["forced_answer"] and r["turns"] == 2 for r in rows)
+    assert all(r["reasoning_tokens"] == 16 and r["completion_tokens"] == 20 for r in rows)
+    assert all(r["prompt_tokens"] == 10 and r["reread_tokens"] == 30 for r in rows)
 
 
 def test_permanent_sample_failure_is_an_error_not_a_wrong_answer(tmp_path, run_cli):
+    spared = spare_first()
+
     def responder(request):
-        if "Compute 1 +" in request["messages"][0]["content"] or request.get("seed", 0) % 2:
+        if spared(request) and ("Compute 1 +" in request["messages"][0]["content"] or request.get("seed", 0) % 2):
             return Fault(400, body='{"error": {"message": "context too long"}}')
         return add_answer(request)
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from fault_server import FaultServer
+from fault_server import FaultServer, spare_first
 from test_run_fake import add_answer
 
 TASK_ARGS = ["--tasks", "arithmetic:add-1d", "--limit", "4", "--budgets", "tokens:64", "forced:16", "--samples", "3",
@@ -66,7 +66,7 @@ def test_api_key_never_written_or_printed(tmp_path):
     key = f"sk-test-{uuid.uuid4().hex}"
     # Half the requests fail with a 400 that echoes "Bearer <key>", a few meet transient faults.
     faults = {"echo-key": 0.3, "503": 0.1, "bad-json": 0.1}
-    with FaultServer(add_answer, faults, seed=2, max_faults_per_request=1) as server:
+    with FaultServer(add_answer, faults, seed=2, max_faults_per_request=1, when=spare_first()) as server:
         proc = cli("run", "--model", "fake-model", "--base-url", server.base_url, "--out", tmp_path, "--api-key-env",
                    "TTC_SECRET_KEY", *TASK_ARGS, env_key=key)
         assert proc.returncode == 0, proc.stderr
@@ -94,7 +94,7 @@ def test_wrong_key_error_line_does_not_show_the_key(tmp_path):
 def test_credentials_in_the_base_url_are_redacted_everywhere(tmp_path):
     password = f"p4ss-{uuid.uuid4().hex[:16]}"
     user = f"user{uuid.uuid4().hex[:6]}"
-    with FaultServer(add_answer, {"echo-key": 0.3, "500": 0.1}, seed=4, max_faults_per_request=1) as server:
+    with FaultServer(add_answer, {"echo-key": 0.3, "500": 0.1}, seed=4, max_faults_per_request=1, when=spare_first()) as server:
         url = server.base_url.replace("http://", f"http://{user}:{password}@")
         proc = cli("run", "--model", "fake-model", "--base-url", url, "--out", tmp_path, *TASK_ARGS)
         assert proc.returncode == 0, proc.stderr
@@ -128,6 +128,6 @@ def test_unreachable_url_with_credentials_is_redacted_in_the_error(tmp_path, deb
     ("https://host.example/v1?key=secret", "https://host.example/v1?key=***"),
 ])
 def test_redact_url(url, expected):
-    from ttc_bench.models.client import redact_url
+    from ttc_bench.models.urls import redact_url
 
     assert redact_url(url) == expected

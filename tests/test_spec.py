@@ -53,10 +53,10 @@ def test_flags_override_the_suite_and_limit_caps_items(tmp_path):
 
 
 def test_run_id_ignores_sample_and_item_counts_but_not_budgets():
-    a = build_spec("quick").default_run_id("e", "m")
-    assert a == build_spec("quick", samples=9, limit=2).default_run_id("e", "m")
-    assert a != build_spec("quick", budgets=["tokens:9"]).default_run_id("e", "m")
-    assert a != build_spec("quick", seed=1).default_run_id("e", "m")
+    a = build_spec("quick").default_run_id("e", "m", "generic")
+    assert a == build_spec("quick", samples=9, limit=2).default_run_id("e", "m", "generic")
+    assert a != build_spec("quick", budgets=["tokens:9"]).default_run_id("e", "m", "generic")
+    assert a != build_spec("quick", seed=1).default_run_id("e", "m", "generic")
 
 
 def test_dataset_path_in_a_suite_file_is_relative_to_the_suite(tmp_path, monkeypatch):

@@ -100,7 +100,7 @@ def test_registered_with_levels():
     assert {"4x4", "6x6", "9x9-easy", "9x9-medium", "9x9-hard"} <= set(Sudoku.levels)
     assert all(Sudoku.levels[level] for level in Sudoku.levels)
     assert Sudoku.answer_tokens >= 2 * 81
-    assert "<answer>" in Sudoku.final_answer_request
+    assert "<answer>" in Sudoku.answer_cue
 
 
 # ---- determinism ------------------------------------------------------------------------

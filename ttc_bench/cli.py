@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .compare_args import add_compare_arguments
 from .errors import UserError
+from .models.profiles import PROFILE_CHOICES
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -45,19 +46,19 @@ def _add_run(sub) -> None:
     p.add_argument("--model", help="model name at the endpoint (omit both --model and --base-url for the embedded model)")
     p.add_argument("--base-url", nargs="+", metavar="URL", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (default with --model: OpenAI); several URLs = replicas of one model, shared by load")
     p.add_argument("--api-key-env", help="environment variable holding the API key (default: OPENAI_API_KEY); the key is never stored")
-    p.add_argument("--api", choices=("openai", "vllm", "anthropic-compat", "gemini-compat", "generic"), help="endpoint flavour: how budgets map to request fields (default: generic; openai for api.openai.com)")
+    p.add_argument("--api", choices=PROFILE_CHOICES, metavar="PROFILE", help="provider profile: " + ", ".join(PROFILE_CHOICES) + " (default: auto, from the base URL's host or the server's /models answer; see docs/providers.md)")
     p.add_argument("--tasks", nargs="+", metavar="FAMILY[:LEVEL,...]", help="tasks to run instead of the suite's, e.g. arithmetic:add-1d,mul-2x2 sudoku")
     p.add_argument("--budgets", nargs="+", metavar="BUDGET", help="reasoning budgets: tokens:N, forced:N[:min=M], effort:LEVEL, thinking:N")
     p.add_argument("--samples", type=int, help="samples per (item, budget) (default: the suite's)")
     p.add_argument("--limit", type=int, help="at most this many items per task level (with --tasks: this many; default 10)")
     p.add_argument("--seed", type=int, help="suite seed: decides the items and each sample's seed")
-    p.add_argument("--temperature", type=float, help="sampling temperature (default: the suite's, else 0.7)")
-    p.add_argument("--top-p", type=float, help="nucleus sampling top_p (default: the suite's, else 0.95)")
+    p.add_argument("--temperature", type=float, help="sampling temperature, sent only when set here or in the suite (default: the provider's own; OpenAI reasoning models and Claude with thinking refuse other values)")
+    p.add_argument("--top-p", type=float, help="nucleus sampling top_p, sent only when set (default: the provider's own)")
     p.add_argument("--out", help="folder for run folders (default: results)")
     p.add_argument("--run-id", help="name of the run folder (default: suite-model-hash of the settings, so re-runs resume)")
     p.add_argument("--concurrency", type=int, help="requests in flight (default: 8 remote, 1 for the embedded model)")
     p.add_argument("--timeout", type=float, help="seconds per request before it is retried (default: 600)")
-    p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
+    p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2 (with --base-url: the GGUF a llama-cpp-python server serves, for its chat template)")
     p.add_argument("--fresh", action="store_true", help="ignore samples already stored and request everything again")
     p.add_argument("--n-param", action="store_true", help="request all samples of an (item, budget) at once with the n parameter (vLLM, OpenAI) instead of parallel requests")
     _add_cost_flags(p)
@@ -157,7 +158,7 @@ def cmd_run(args, argv: list[str]) -> int:
         fresh=args.fresh,
     )
     console = Console()
-    result = run_sweep(spec, argv, show_progress=not args.no_progress and sys.stderr.isatty(), log=lambda m: console.print(m, style="dim"))
+    result = run_sweep(spec, argv, show_progress=not args.no_progress and sys.stderr.isatty(), log=lambda m: console.print(m, style="dim", soft_wrap=True))
     s = result.summary
     title = f"{s['suite']} on {s['model']}: accuracy %, maj@k = majority vote of k samples"
     print_summary(s, console, title, result.outputs)

@@ -15,12 +15,39 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .adapters.base import Item, Prompt, TaskAdapter, Verdict
-from .models.budgets import Budget, request_params
 from .errors import UserError
-from .models.client import ChatClient, SampleError
+from .models.budgets import Budget
+from .models.client import ChatClient, NotServingN, SampleError
 from .models.generation import Generation, generate, generate_n
+from .models.request import request_fields
 from .spec import RunSpec
 from .store import RunStore
+
+# The same refusal this many times in a row, with nothing succeeding in between, means it
+# will go on repeating: the run stops instead of writing thousands of identical errors.
+REPEATED_REFUSALS = 20
+
+
+class RepeatedRefusal(UserError):
+    """An endpoint refuses requests for a reason that will repeat (one line, exit 2)."""
+
+
+def refusal_hint(reason: str, param: str | None, profile_name: str) -> str:
+    """What to do about a refusal, from the parameter the provider names."""
+    text = f"{param or ''} {reason}".lower()
+    if "temperature" in text or "top_p" in text:
+        return "drop --temperature/--top-p and the suite's values: this model accepts only its default sampling"
+    if "reasoning_effort" in text or "effort" in text:
+        return "this model does not take that effort level; `ttc-bench probe` lists what it accepts"
+    if "thinking" in text or "budget" in text:
+        return "the thinking budget was refused; see docs/providers.md for its range on this provider"
+    if "max_tokens" in text or "max_completion_tokens" in text:
+        return f"the token cap was refused; lower the budget or check --api (now {profile_name})"
+    if "continue_final_message" in text or "prefill" in text or "assistant" in text or "prefix" in text:
+        return "this server cannot continue an assistant message that way; use tokens:N or thinking:N"
+    if "model" in text:
+        return "check --model"
+    return f"check --api (now {profile_name}) and the budget; `ttc-bench probe` shows what this endpoint accepts"
 
 
 @dataclass(frozen=True)
@@ -68,11 +95,13 @@ def sample_key(endpoint_identity: str, model: str, messages: list | str, request
 
 
 class Runner:
-    def __init__(self, spec: RunSpec, client: ChatClient, run_id: str, store: RunStore | None = None):
+    def __init__(self, spec: RunSpec, client: ChatClient, run_id: str, store: RunStore | None = None, *, log=None):
         self.spec = spec
         self.client = client
+        self.profile = client.profile
         self.store = store
         self.run_id = run_id
+        self.log = log or (lambda message: None)
         self.stats = RunStats()
         self.items: list[tuple[TaskAdapter, Item]] = []
         for task in spec.tasks:
@@ -82,16 +111,34 @@ class Runner:
                 count = task.items if available is None else min(task.items, available)
                 self.items.extend((adapter, item) for item in adapter.items(spec.seed, level, count))
         self.stats.planned = len(self.items) * len(spec.budgets) * spec.samples
+        self._fields: dict[tuple[str, Budget], dict] = {}
+        self._refusal: tuple[str, int] = ("", 0)
+
+    def fields(self, adapter: TaskAdapter, budget: Budget) -> dict:
+        """The first request's fields for this task and budget (what is sent, and keyed)."""
+        found = self._fields.get((adapter.task, budget))
+        if found is None:
+            found = self._fields[(adapter.task, budget)] = request_fields(
+                self.profile, budget, self.spec.sampling(), adapter.answer_tokens,
+            )
+        return found
 
     def _request(self, adapter: TaskAdapter, budget: Budget) -> dict:
+        """Everything besides the messages and the seed that decides a sample's response."""
+        forced = budget.kind == "forced"
         return {
             "budget": budget.label,
-            "api": self.spec.api,
-            "params": request_params(budget, self.spec.api, adapter.answer_tokens),
-            "sampling": self.spec.sampling(),
-            "answer_tokens": adapter.answer_tokens if budget.kind == "forced" else None,
-            "final_answer_request": adapter.final_answer_request if budget.kind == "forced" else None,
+            "profile": self.profile.name,
+            "fields": self.fields(adapter, budget),
+            "continuation": self.profile.continuation.mechanism if forced and self.profile.continuation else None,
+            "answer_tokens": adapter.answer_tokens if forced else None,
+            "cue": adapter.answer_cue if forced else None,
         }
+
+    def requests_sent(self) -> dict[str, dict]:
+        """Per task and budget, the fields of the first request (for the manifest)."""
+        return {f"{adapter.task} {budget.label}": self.fields(adapter, budget)
+                for adapter in {a.task: a for a, _ in self.items}.values() for budget in self.spec.budgets}
 
     def jobs(self, finished: set[str]) -> Iterator[Job]:
         endpoint = self.client.endpoint
@@ -102,12 +149,15 @@ class Runner:
                 request = requests.get((adapter.task, budget))
                 if request is None:
                     request = requests[(adapter.task, budget)] = _canonical(self._request(adapter, budget))
+                # The gold is part of the key: a corrected answer key is never scored by
+                # a stale row (docs/metrics.md, resume).
+                keyed = f"{request}|{_canonical(item.gold)}"
                 for j in range(self.spec.samples):
                     prompt = adapter.prompt(item, j)
                     # Most samples see the item's own messages: serialised once above.
                     messages = shared_messages if prompt.messages is item.messages else prompt.messages
                     seed = sample_seed(self.spec.seed, item.id, budget.label, j)
-                    key = sample_key(endpoint.cache_identity, endpoint.model, messages, request, j, seed)
+                    key = sample_key(endpoint.cache_identity, endpoint.model, messages, keyed, j, seed)
                     if key in finished:
                         self.stats.skipped += 1
                         continue
@@ -144,6 +194,7 @@ class Runner:
             "forced_answer": gen.forced_answer if gen else False,
             "turns": gen.turns if gen else 0,
             "prompt_tokens": gen.prompt_tokens if gen else 0,
+            "reread_tokens": gen.reread_tokens if gen else 0,
             "completion_tokens": gen.completion_tokens if gen else 0,
             "reasoning_tokens": gen.reasoning_tokens if gen else 0,
             "reasoning_tokens_estimated": gen.reasoning_tokens_estimated if gen else False,
@@ -157,7 +208,7 @@ class Runner:
     def batches(self, jobs: Iterator[Job]) -> Iterator[list[Job]]:
         """Jobs to send together: with the n parameter, consecutive samples of one item and
         budget that see the same messages share a request; otherwise one job each."""
-        if not self.spec.n_parameter:
+        if not self.spec.n_parameter or self.profile.n != "yes":
             for job in jobs:
                 yield [job]
             return
@@ -170,27 +221,74 @@ class Runner:
         if batch:
             yield batch
 
+    async def _one(self, job: Job) -> Generation:
+        return await generate(
+            self.client, job.prompt.messages, job.budget, self.fields(job.adapter, job.budget),
+            sampling=self.spec.sampling(), seed=job.seed, cue=job.adapter.answer_cue,
+            answer_tokens=job.adapter.answer_tokens,
+        )
+
     async def _run_batch(self, batch: list[Job]) -> list[dict]:
         first = batch[0]
-        sampling = {**self.spec.sampling(), "seed": first.seed}
         try:
-            if len(batch) > 1:
-                gens = await generate_n(
-                    self.client, first.prompt.messages, first.budget,
-                    sampling=sampling, n=len(batch), answer_tokens=first.adapter.answer_tokens,
-                )
-            else:
-                gens = [
-                    await generate(
-                        self.client, first.prompt.messages, first.budget,
-                        sampling=sampling,
-                        answer_tokens=first.adapter.answer_tokens,
-                        final_answer_request=first.adapter.final_answer_request,
+            if len(batch) > 1 and self.client.n_served is not False:
+                try:
+                    gens = await generate_n(
+                        self.client, first.prompt.messages, self.fields(first.adapter, first.budget),
+                        seed=first.seed, n=len(batch),
                     )
-                ]
+                    self.client.n_served = True
+                except NotServingN as exc:
+                    if self.client.n_served is not False:
+                        self.client.n_served = False
+                        self.log(f"warning: the endpoint does not serve n ({exc}); sending each sample as its own request")
+                    return await self._singles(batch)
+            else:
+                return await self._singles(batch)
         except SampleError as exc:
             return [self._row(job, None, exc.reason, exc.attempts) for job in batch]
         return [self._row(job, gen, None, gen.attempts) for job, gen in zip(batch, gens)]
+
+    async def _singles(self, batch: list[Job]) -> list[dict]:
+        rows = []
+        for job in batch:
+            try:
+                gen = await self._one(job)
+            except SampleError as exc:
+                rows.append(self._row(job, None, exc.reason, exc.attempts))
+                self._check_refusal(job, exc, probe=False)
+                continue
+            rows.append(self._row(job, gen, None, gen.attempts))
+        return rows
+
+    def _check_refusal(self, job: Job, exc: SampleError, *, probe: bool) -> None:
+        """Stop the run when a refusal will repeat: a 4xx on the first request of a task
+        and budget, or the same refusal many times in a row."""
+        status = exc.status
+        if status is None or not 400 <= status < 500 or status in (408, 409, 429):
+            return
+        where = self.client.endpoint.public_url
+        hint = refusal_hint(exc.reason, None, self.profile.name)
+        if probe:
+            raise RepeatedRefusal(
+                f"{where} refused the first {job.item.task} request at {job.budget.label}: {exc.reason[:300]}; {hint}"
+            )
+        reason, times = self._refusal
+        times = times + 1 if reason == exc.reason else 1
+        self._refusal = (exc.reason, times)
+        if times >= REPEATED_REFUSALS:
+            raise RepeatedRefusal(f"{where} refused {times} requests in a row: {exc.reason[:300]}; {hint}")
+
+    async def _probe(self, batch: list[Job]) -> list[dict]:
+        """The first request of a task and budget, alone: a refusal stops the run here."""
+        job = batch[0]
+        try:
+            gen = await self._one(job)
+            row = self._row(job, gen, None, gen.attempts)
+        except SampleError as exc:
+            self._check_refusal(job, exc, probe=True)
+            row = self._row(job, None, exc.reason, exc.attempts)
+        return [row, *(await self._run_batch(batch[1:]) if len(batch) > 1 else [])]
 
     async def run(self, concurrency: int, on_progress: Callable[[RunStats], None] | None = None) -> RunStats:
         finished = set() if self.spec.fresh else self.store.finished_keys()
@@ -199,15 +297,29 @@ class Runner:
         self.store.open_for_append()  # a no-op when the sweep already holds the lock
 
         batches = self.batches(jobs)
+        probed: dict[tuple[str, Budget], asyncio.Event] = {}
 
         async def worker() -> None:
             for batch in batches:  # one shared iterator: no job is taken twice
-                for row in await self._run_batch(batch):
+                group = (batch[0].item.task, batch[0].budget)
+                gate = probed.get(group)
+                if gate is None:
+                    gate = probed[group] = asyncio.Event()
+                    try:
+                        rows = await self._probe(batch)
+                    finally:
+                        gate.set()
+                else:
+                    await gate.wait()
+                    rows = await self._run_batch(batch)
+                for row in rows:
                     self.store.append(row)
                     self.stats.done += 1
                     self.stats.errors += row["error"] is not None
-                    self.stats.prompt_tokens += row["prompt_tokens"]
+                    self.stats.prompt_tokens += row["prompt_tokens"] + row["reread_tokens"]
                     self.stats.completion_tokens += row["completion_tokens"]
+                    if row["error"] is None:
+                        self._refusal = ("", 0)
                 if on_progress:
                     on_progress(self.stats)
 
@@ -220,3 +332,4 @@ class Runner:
         finally:
             self.stats.finished = time.perf_counter()
         return self.stats
+

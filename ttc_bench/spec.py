@@ -7,8 +7,8 @@ Suite format (tasks/*.toml)::
     seed = 0
     samples = 4
     budgets = ["forced:32", "forced:128"]
-    temperature = 0.7
-    top_p = 0.95
+    # temperature = 0.7       # optional: sent only when set (many reasoning APIs refuse it)
+    # top_p = 0.95
 
     [[tasks]]
     family = "arithmetic"      # a registered family (ttc-bench tasks)
@@ -33,8 +33,9 @@ from typing import Any
 
 from .adapters.base import TaskAdapter, data_file, get_family
 from .errors import UserError
-from .models.budgets import API_FLAVOURS, Budget, check_supported, parse_budgets
-from .models.client import redact_url
+from .models.budgets import Budget, parse_budgets
+from .models.profiles import PROFILE_CHOICES
+from .models.urls import redact_url
 
 DEFAULT_SUITE = "quick"
 SHIPPED_SUITES = ("quick", "standard", "ci-smoke")
@@ -64,11 +65,12 @@ class RunSpec:
     budgets: list[Budget]
     samples: int
     seed: int = 0
-    temperature: float = 0.7
-    top_p: float = 0.95
+    # Sampling values are sent only when set (None: the provider's default is in force).
+    temperature: float | None = None
+    top_p: float | None = None
     model: str | None = None  # None: the embedded model
     base_urls: list[str] | None = None  # several: replicas of one model, shared by load
-    api: str = "generic"
+    api: str = "auto"  # a provider profile name, or auto (detected)
     api_key_env: str | None = "OPENAI_API_KEY"
     concurrency: int | None = None
     out: Path = Path("results")
@@ -89,20 +91,20 @@ class RunSpec:
     def sampling(self) -> dict:
         return {"temperature": self.temperature, "top_p": self.top_p}
 
-    def identity(self, endpoint_identity: str) -> dict:
+    def identity(self, endpoint_identity: str, profile: str) -> dict:
         """What decides the results (not how many items or samples: those can grow in place)."""
         return {
             "endpoint": endpoint_identity,
             "model": self.model,
-            "api": self.api,
+            "api": profile,
             "tasks": [{"name": t.name, "family": t.family, "levels": t.levels, "options": t.options} for t in self.tasks],
             "budgets": [b.label for b in self.budgets],
             "seed": self.seed,
             "sampling": self.sampling(),
         }
 
-    def default_run_id(self, endpoint_identity: str, model_name: str) -> str:
-        digest = hashlib.sha256(json.dumps(self.identity(endpoint_identity), sort_keys=True).encode()).hexdigest()
+    def default_run_id(self, endpoint_identity: str, model_name: str, profile: str) -> str:
+        digest = hashlib.sha256(json.dumps(self.identity(endpoint_identity, profile), sort_keys=True).encode()).hexdigest()
         # Both parts come from user input (a suite's name, a model id): one folder name,
         # never a path, so the run folder stays inside --out.
         return f"{folder_slug(self.suite, 'suite')}-{folder_slug(model_name, 'model')}-{digest[:8]}"
@@ -179,6 +181,16 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
+def _optional_number(value: Any, what: str) -> float | None:
+    return None if value is None else _number(value, what)
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise UserError(f"{what} must be true or false, got {value!r}")
+    return value
+
+
 def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise UserError(f"{what} must be a positive whole number, got {value!r}")
@@ -253,13 +265,13 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
         budgets=budgets,
         samples=_positive_int(flags["samples"] if flags.get("samples") is not None else data.get("samples", 1), "--samples"),
         seed=_whole(flags["seed"] if flags.get("seed") is not None else data.get("seed", 0), "seed"),
-        temperature=_number(flags["temperature"] if flags.get("temperature") is not None else data.get("temperature", 0.7), "temperature"),
-        top_p=_number(flags["top_p"] if flags.get("top_p") is not None else data.get("top_p", 0.95), "top_p"),
+        temperature=_optional_number(flags["temperature"] if flags.get("temperature") is not None else data.get("temperature"), "temperature"),
+        top_p=_optional_number(flags["top_p"] if flags.get("top_p") is not None else data.get("top_p"), "top_p"),
     )
     for key in ("model", "base_urls", "api_key_env", "run_id", "gguf", "params"):
         if flags.get(key) is not None:
             setattr(spec, key, flags[key])
-    spec.n_parameter = bool(flags.get("n_parameter") or data.get("n_parameter", False))
+    spec.n_parameter = bool(flags.get("n_parameter")) or _flag(data.get("n_parameter", False), f"{where}: n_parameter")
     spec.prices = _prices(data.get("prices"), flags.get("price_input"), flags.get("price_output"), where)
     if flags.get("api") is not None:
         spec.api = flags["api"]
@@ -285,12 +297,12 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
 def _validate(spec: RunSpec) -> None:
     if not spec.tasks:
         raise UserError("no tasks to run; pass --tasks FAMILY[:LEVELS] or a suite with [[tasks]]")
-    if not 0.0 <= spec.temperature <= 2.0:
+    if spec.temperature is not None and not 0.0 <= spec.temperature <= 2.0:
         raise UserError(f"temperature must be between 0 and 2, got {spec.temperature}")
-    if not 0.0 < spec.top_p <= 1.0:
+    if spec.top_p is not None and not 0.0 < spec.top_p <= 1.0:
         raise UserError(f"top_p must be in (0, 1], got {spec.top_p}")
-    if spec.api not in API_FLAVOURS:
-        raise UserError(f"unknown --api {spec.api!r}; choose one of {', '.join(API_FLAVOURS)}")
+    if spec.api not in PROFILE_CHOICES:
+        raise UserError(f"unknown --api {spec.api!r}; choose one of {', '.join(PROFILE_CHOICES)}")
     if spec.base_urls is not None and not spec.model:
         raise UserError("--base-url needs --model (the model name the endpoint serves)")
     for url in spec.base_urls or []:
@@ -298,14 +310,10 @@ def _validate(spec: RunSpec) -> None:
             raise UserError(f"--base-url must start with http:// or https://, got {redact_url(url)!r}")
     if spec.model and spec.base_urls is None:
         spec.base_urls = ["https://api.openai.com/v1"]
-        if spec.api == "generic":
-            spec.api = "openai"
     if spec.n_parameter and any(b.kind == "forced" for b in spec.budgets):
         raise UserError("the n parameter cannot serve forced:N budgets (each sample needs its own follow-up turn); drop --n-param or the forced budgets")
     if spec.run_id is not None and (not re.fullmatch(r"[A-Za-z0-9._-]+", spec.run_id) or spec.run_id in (".", "..")):
         raise UserError(f"--run-id must be one folder name (letters, digits, . _ -), got {spec.run_id!r}")
-    if spec.gguf and not spec.embedded:
-        raise UserError("--gguf serves a local model; it cannot be combined with --base-url/--model")
     names = [t.name for t in spec.tasks]
     for task in spec.tasks:
         if names.count(task.name) > 1:
@@ -315,5 +323,3 @@ def _validate(spec: RunSpec) -> None:
             task.levels = list(adapter.default_levels or adapter.level_ids()[:1])
         for level in task.levels:
             adapter.check_level(level)
-    for budget in spec.budgets:
-        check_supported(budget, spec.api)

@@ -13,7 +13,11 @@ from importlib import metadata
 from pathlib import Path
 
 from . import __version__
-from .models.client import ChatClient, Endpoint, redact_url
+from .models.client import ChatClient, Endpoint
+from .models.preflight import detect_profile, preflight
+from .models.profiles import Profile, resolve
+from .models.request import check_plan
+from .models.urls import redact_url
 from .runner import Runner, RunStats
 from .rebuild import summarize_run
 from .report import write_reports
@@ -55,8 +59,10 @@ def redacted_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | None, argv: list[str]) -> dict:
+def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | None, argv: list[str],
+              chosen: str, requests: dict, warnings: list[str]) -> dict:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    sent = {k: v for k, v in spec.sampling().items() if v is not None}
     return {
         "run_id": run_id,
         "created": (previous or {}).get("created", now),
@@ -65,11 +71,18 @@ def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | N
         "endpoint": {
             "base_url": endpoint.public_url if not spec.embedded else None,
             "model": endpoint.model,
-            "api": endpoint.api,
+            "api": endpoint.profile.name,
+            "profile": endpoint.profile.title,
+            "profile_chosen_by": chosen,
             "identity": endpoint.cache_identity,
             "embedded": spec.embedded,
             "api_key_env": endpoint.api_key_env,
         },
+        # Exactly what the first request of each task and budget carries (besides the
+        # messages, the model and a per-sample seed), and the sampling in force.
+        "requests": requests,
+        "sampling": {"sent": sent, "in_force": sent or f"provider default: {endpoint.profile.default_temperature}"},
+        "warnings": warnings,
         "versions": _versions(spec.embedded),
         "command": redacted_argv(argv),
         "platform": platform.platform(),
@@ -129,34 +142,77 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
         return _sweep(spec, argv, show_progress, log, lock)
 
 
+def _chat_template(spec: RunSpec, profile: Profile, gguf_path):
+    """The model's chat template, when budget forcing continues through the completions
+    endpoint (llama-cpp-python): the served GGUF, or the bundled one when a remote
+    llama-cpp-python server serves the embedded model's name (``ttc-bench serve``)."""
+    from .errors import UserError
+    from .models.chat_template import ChatTemplate
+    from .models.local import EMBEDDED_MODEL, find_bundled_gguf
+
+    forced = any(b.kind == "forced" for b in spec.budgets)
+    if not forced or profile.continuation is None or profile.continuation.mechanism != "completions":
+        return None
+    path = gguf_path or spec.gguf
+    if path is None and spec.model == EMBEDDED_MODEL:
+        try:
+            path = find_bundled_gguf()
+        except UserError:
+            return None
+    return ChatTemplate.from_gguf(path) if path else None
+
+
+def _plan_checks(spec: RunSpec, profile: Profile, model: str | None, template, log) -> list[str]:
+    warnings = check_plan(
+        profile, spec.budgets, spec.sampling(), model, n_parameter=spec.n_parameter, chat_template=template is not None,
+    )
+    for warning in warnings:
+        log(f"warning: {warning}")
+    return warnings
+
+
 def _sweep(spec: RunSpec, argv: list[str], show_progress: bool, log, lock: ExitStack) -> SweepResult:
-    from .models.local import EMBEDDED_CONCURRENCY, embedded_server
+    from .models.local import EMBEDDED_CONCURRENCY, EMBEDDED_MODEL, embedded_server, find_bundled_gguf
 
     with ExitStack() as stack:
         if spec.embedded:
+            # The embedded server is llama-cpp-python's: everything is checked before it starts.
+            profile, chosen = detect_profile("llama-cpp-python" if spec.api == "auto" else spec.api, "", None)
+            chosen = "the embedded model" if spec.api == "auto" else chosen
+            gguf_path = spec.gguf or find_bundled_gguf()
+            template = _chat_template(spec, profile, gguf_path)
+            model = EMBEDDED_MODEL if spec.gguf is None else Path(spec.gguf).stem
+            warnings = _plan_checks(spec, profile, model, template, log)
             log("starting the embedded model (llama.cpp server on 127.0.0.1)...")
             base_url, gguf = stack.enter_context(embedded_server(spec.gguf))
-            served = "smollm2-135m-instruct" if spec.gguf is None else gguf.stem
-            endpoint = Endpoint((base_url,), served, api=spec.api, api_key_env=None, identity=f"embedded:{gguf.name}", timeout_s=spec.timeout_s)
+            endpoint = Endpoint((base_url,), model, profile, api_key_env=None, identity=f"embedded:{gguf.name}",
+                                timeout_s=spec.timeout_s, chat_template=template)
             concurrency = spec.concurrency or EMBEDDED_CONCURRENCY
         else:
-            endpoint = Endpoint(tuple(spec.base_urls), spec.model, api=spec.api, api_key_env=spec.api_key_env, timeout_s=spec.timeout_s)
+            profile, chosen = detect_profile(spec.api, spec.base_urls[0], spec.api_key_env)
+            profile = resolve(profile, spec.model)
+            template = _chat_template(spec, profile, None)
+            warnings = _plan_checks(spec, profile, spec.model, template, log)
+            log(f"endpoint: {profile.title} (chosen by {chosen})")
+            endpoint = Endpoint(tuple(spec.base_urls), spec.model, profile, api_key_env=spec.api_key_env,
+                                timeout_s=spec.timeout_s, chat_template=template)
             concurrency = spec.concurrency or DEFAULT_REMOTE_CONCURRENCY
-        run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model)
+        run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model, profile.name)
         client = ChatClient(endpoint, concurrency=concurrency, max_attempts=spec.max_attempts)
         # The plan (and any dataset) loads before the run folder exists: bad data leaves none.
-        runner = Runner(spec, client, run_id)
+        runner = Runner(spec, client, run_id, log=log)
         store = RunStore(spec.out / run_id)
         runner.store = store
         # The lock comes first: a second run of the same command refused here has touched
         # nothing (manifest, samples) of the run that holds it.
         store.open_for_append()
         lock.callback(store.close)
-        store.write_manifest(_manifest(spec, endpoint, run_id, store.read_manifest(), argv))
+        manifest = _manifest(spec, endpoint, run_id, store.read_manifest(), argv, chosen, runner.requests_sent(), warnings)
+        store.write_manifest(manifest)
 
         async def go() -> RunStats:
             try:
-                await client.preflight()
+                await preflight(client)
                 label = f"{spec.suite} on {endpoint.model}"
                 with _Progress(runner.stats.planned, label, client, show_progress, spec.prices) as bar:
                     return await runner.run(concurrency, on_progress=bar.update if show_progress else None)

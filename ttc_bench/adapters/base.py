@@ -63,9 +63,11 @@ def item_id(task: str, level: str, index: int) -> str:
 class TaskAdapter:
     """Base class of a task family.
 
-    Subclasses set ``name``, ``summary``, ``levels`` (level id -> what it means) and
-    ``answer_tokens`` (tokens a final answer needs, used when budget forcing asks for it),
-    and implement :meth:`item`, :meth:`parse` and :meth:`verify`.
+    Subclasses set ``name``, ``summary``, ``levels`` (level id -> what it means),
+    ``answer_tokens`` (tokens a final answer needs, used when budget forcing asks for it)
+    and ``answer_cue`` (the text budget forcing writes after the model's cut-off reasoning,
+    which the model completes with its answer), and implement :meth:`item`, :meth:`parse`
+    and :meth:`verify`.
 
     ``options`` are the extra keys of the task's table in a suite (e.g. an MCQ dataset);
     an adapter that takes none rejects any.
@@ -76,10 +78,9 @@ class TaskAdapter:
     levels: ClassVar[dict[str, str]] = {}
     default_levels: ClassVar[tuple[str, ...]] = ()
     answer_tokens: ClassVar[int] = 32
-    # Sent as the follow-up turn when budget forcing cuts the reasoning off.
-    final_answer_request: ClassVar[str] = (
-        "Time is up. Reply now with only your final answer in the form <answer>...</answer>."
-    )
+    # Written into the model's own message after its cut-off reasoning (no trailing
+    # whitespace: some servers refuse a prefill that ends in it).
+    answer_cue: ClassVar[str] = "Time is up, so here is my final answer: <answer>"
 
     def __init__(self, task: str | None = None, options: dict[str, Any] | None = None):
         self.task = task or self.name

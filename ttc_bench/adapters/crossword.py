@@ -385,10 +385,7 @@ class Crossword(TaskAdapter):
     levels = {level: spec.description for level, spec in LEVELS.items()}
     default_levels = ("3x3", "4x4", "4x4-bank")
     answer_tokens = 64
-    final_answer_request = (
-        "Time is up. Reply now with only the completed grid: its rows, one per line, "
-        "inside <answer>...</answer>."
-    )
+    answer_cue = "Time is up, so here is the completed grid, one row per line: <answer>"
 
     def item(self, seed: int, level: str, index: int) -> Item:
         spec = LEVELS[self.check_level(level)]

@@ -307,10 +307,7 @@ class MultipleChoice(TaskAdapter):
     levels = {level: spec[4] for level, spec in GENERATED.items()}
     default_levels = ("easy", "medium", "hard")
     answer_tokens = 16
-    final_answer_request = (
-        "Time is up. Reply now with only your final answer as a line 'Answer: X', "
-        "where X is the letter of your choice."
-    )
+    answer_cue = "Time is up, so here is my final answer.\nAnswer:"
 
     def configure(self, options: dict[str, Any]) -> None:
         self.shuffle = options.pop("shuffle", True)

@@ -579,10 +579,7 @@ class Sudoku(TaskAdapter):
     # A 9x9 grid written as digits with spaces/newlines is about 2 tokens a cell; the margin
     # covers tags, fences and models that add separators.
     answer_tokens = 256
-    final_answer_request = (
-        "Time is up. Reply now with only the completed grid inside <answer>...</answer>: "
-        "one line per row, top to bottom, each line the row's digits."
-    )
+    answer_cue = "Time is up, so here is the completed grid, one row per line: <answer>"
 
     def item(self, seed: int, level: str, index: int) -> Item:
         spec = LEVELS[self.check_level(level)]

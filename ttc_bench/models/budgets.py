@@ -1,8 +1,7 @@
-"""Reasoning budgets: parse ``kind:value`` strings and map them to request parameters.
+"""Reasoning budgets: parse ``kind:value`` strings.
 
-One budget spec covers every endpoint flavour; :func:`request_params` says what a budget
-means for a flavour and refuses combinations the flavour cannot honour before any request
-is sent.
+What a budget means for a provider (the request fields, what is refused) is in
+models/request.py, from the provider's profile.
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 
-EFFORT_LEVELS = ("none", "minimal", "low", "medium", "high", "xhigh")
-API_FLAVOURS = ("openai", "vllm", "anthropic-compat", "gemini-compat", "generic")
+EFFORT_LEVELS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+# Token figures above this are refused: no endpoint serves them, and they would overflow
+# the fixed-width integers servers and numpy use.
+MAX_BUDGET_TOKENS = 10_000_000
 BUDGET_SYNTAX = "tokens:N, forced:N[:min=M], effort:LEVEL or thinking:N"
-
-# Room left for the visible answer when a thinking budget caps only the reasoning.
-THINKING_ANSWER_ALLOWANCE = 1024
 
 _FORMS = {
     "tokens": re.compile(r"tokens:(\d+)"),
@@ -61,10 +59,11 @@ def parse_budget(text: str) -> Budget:
                     f"bad budget {text!r}: effort must be one of {', '.join(EFFORT_LEVELS)}"
                 )
             return Budget("effort", effort=level)
-        tokens = int(match.group(1))
-        if tokens <= 0:
-            raise UserError(f"bad budget {text!r}: the token count must be positive")
-        minimum = int(match.group(2)) if kind == "forced" and match.group(2) else None
+        digits = match.group(1)
+        tokens = int(digits) if len(digits) <= 12 else MAX_BUDGET_TOKENS + 1
+        if not 0 < tokens <= MAX_BUDGET_TOKENS:
+            raise UserError(f"bad budget {text!r}: the token count must be between 1 and {MAX_BUDGET_TOKENS:,}")
+        minimum = int(match.group(2)[:13]) if kind == "forced" and match.group(2) else None
         if minimum is not None and not 0 < minimum <= tokens:
             raise UserError(f"bad budget {text!r}: min must be between 1 and the budget {tokens}")
         return Budget(kind, tokens=tokens, min_tokens=minimum)
@@ -80,50 +79,3 @@ def parse_budgets(texts: list[str]) -> list[Budget]:
     if not budgets:
         raise UserError(f"no budgets given; use e.g. --budgets tokens:256 forced:512 ({BUDGET_SYNTAX})")
     return budgets
-
-
-def max_tokens_key(api: str) -> str:
-    # OpenAI's reasoning models reject max_tokens; other servers know only max_tokens.
-    return "max_completion_tokens" if api == "openai" else "max_tokens"
-
-
-def check_supported(budget: Budget, api: str) -> None:
-    if api not in API_FLAVOURS:
-        raise UserError(f"unknown --api {api!r}; choose one of {', '.join(API_FLAVOURS)}")
-    if budget.kind == "effort" and api not in ("openai", "vllm"):
-        raise UserError(
-            f"budget {budget.label} needs an endpoint that takes reasoning_effort "
-            f"(--api openai or vllm), not --api {api}; use tokens:N or forced:N instead"
-        )
-    if budget.kind == "thinking" and api not in ("anthropic-compat", "gemini-compat", "vllm"):
-        raise UserError(
-            f"budget {budget.label} needs a provider thinking budget "
-            f"(--api anthropic-compat, gemini-compat or vllm), not --api {api}; "
-            "use forced:N for client-side budget forcing"
-        )
-
-
-def request_params(budget: Budget, api: str, answer_tokens: int) -> dict:
-    """Keyword arguments for ``chat.completions.create`` that implement ``budget``.
-
-    For ``forced`` budgets this is the first (reasoning) turn; the follow-up turn is
-    built by the budget-forcing loop in models/generation.py.
-    """
-    check_supported(budget, api)
-    cap = max_tokens_key(api)
-    if budget.kind in ("tokens", "forced"):
-        return {cap: budget.tokens}
-    if budget.kind == "effort":
-        return {"reasoning_effort": budget.effort}
-    # thinking: the provider caps the reasoning; max tokens must leave room for the answer.
-    total = budget.tokens + max(answer_tokens, THINKING_ANSWER_ALLOWANCE)
-    if api == "anthropic-compat":
-        extra = {"thinking": {"type": "enabled", "budget_tokens": budget.tokens}}
-    elif api == "gemini-compat":
-        extra = {"extra_body": {"google": {"thinking_config": {"thinking_budget": budget.tokens, "include_thoughts": True}}}}
-    else:  # vllm serving Qwen3-style templates
-        extra = {
-            "chat_template_kwargs": {"enable_thinking": True},
-            "thinking_token_budget": budget.tokens,
-        }
-    return {cap: total, "extra_body": extra}
