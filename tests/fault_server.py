@@ -28,6 +28,8 @@ Faults (``FAULTS``):
 ``400``            400 (a per-request problem such as context length)
 ``401/403/404``    the endpoint refuses the key / the model
 ``echo-key``       400 whose message echoes the request's Authorization header
+``echo-key-ok``    200, a correct answer whose content and reasoning echo the Authorization
+                   header
 =================  ====================================================================
 
 Built on tests/fake_server.py (same completion body, same Fault type for scripted
@@ -49,7 +51,7 @@ from fake_server import Fault, completion_body
 TRANSIENT_STATUS = ("429", "429-retry", "500", "502", "503")
 FAULTS = (
     *TRANSIENT_STATUS, "hang", "trickle", "drop", "bad-json", "html", "text-json", "no-choices", "null-content",
-    "no-usage", "huge", "bad-utf8", "400", "401", "403", "404", "echo-key",
+    "no-usage", "huge", "bad-utf8", "400", "401", "403", "404", "echo-key", "echo-key-ok",
 )
 HUGE_BYTES = 5 * 1024 * 1024
 
@@ -236,6 +238,10 @@ class FaultServer:
             handler._send(int(fault), error(f"injected {fault}"))
         elif fault == "echo-key":
             handler._send(400, error(f"bad request from {handler.headers.get('Authorization')}"))
+        elif fault == "echo-key-ok":
+            auth = handler.headers.get("Authorization")
+            reply = {"content": f"you sent {auth}. " + self.responder(request), "message": {"reasoning_content": f"key {auth}"}}
+            handler._send(200, json.dumps(self._body(request, reply)).encode())
         elif fault == "hang":
             # Wait past the client's timeout (or until the server stops), then answer into
             # a connection the client has given up on.

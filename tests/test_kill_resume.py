@@ -291,3 +291,38 @@ def test_a_second_run_on_the_same_folder_is_refused_while_the_first_runs(tmp_pat
             proc.kill()
             proc.wait()
     assert code == 2 and "another ttc-bench run is writing" in err and err.count("\n") == 1
+
+
+def test_a_refused_second_run_changes_nothing_of_the_running_one(tmp_path):
+    """A second run of the same command while the first writes big rows: every attempt is
+    refused by the lock before it touches the folder, so no half-written row of the first
+    run is cut and its manifest keeps its own settings."""
+    from fake_server import FakeServer
+
+    def big(request):
+        time.sleep(0.3)
+        return add_answer(request) + " " + "x" * 300_000
+
+    with FakeServer(big) as server:
+        cmd = command(server.base_url, tmp_path, limit=4)
+        first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        samples = tmp_path / "r" / "samples.jsonl"
+        assert wait_for_lines(samples, 1, first)
+        refused, raced = 0, False
+        for _ in range(12):  # bounded: each attempt is a fresh process
+            if first.poll() is not None:
+                break
+            second = subprocess.run([*cmd, "--price-input", "9", "--price-output", "9"], capture_output=True, text=True, timeout=120)
+            if second.returncode == 0 and first.poll() is not None:
+                raced = True  # the first run had finished: nothing to refuse
+                break
+            assert second.returncode == 2 and "another ttc-bench run" in second.stderr, second.stderr
+            refused += 1
+        out, err = first.communicate(timeout=300)
+        assert first.returncode == 0, err
+    assert refused >= 2
+    rows = by_key(samples)  # every line whole JSON, no key twice
+    assert len(rows) == len(LEVELS) * 4 * len(BUDGETS) * SAMPLES
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    if not raced:
+        assert "--price-input" not in manifest["command"] and manifest["spec"]["prices"] is None

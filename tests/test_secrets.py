@@ -65,12 +65,12 @@ def report_outputs(run_dir: Path) -> dict[str, str]:
 def test_api_key_never_written_or_printed(tmp_path):
     key = f"sk-test-{uuid.uuid4().hex}"
     # Half the requests fail with a 400 that echoes "Bearer <key>", a few meet transient faults.
-    faults = {"echo-key": 0.3, "503": 0.1, "bad-json": 0.1}
+    faults = {"echo-key": 0.3, "echo-key-ok": 0.2, "503": 0.1, "bad-json": 0.1}
     with FaultServer(add_answer, faults, seed=2, max_faults_per_request=1, when=spare_first()) as server:
         proc = cli("run", "--model", "fake-model", "--base-url", server.base_url, "--out", tmp_path, "--api-key-env",
                    "TTC_SECRET_KEY", *TASK_ARGS, env_key=key)
         assert proc.returncode == 0, proc.stderr
-        assert server.served["echo-key"] > 0
+        assert server.served["echo-key"] > 0 and server.served["echo-key-ok"] > 0
         assert all(h == f"Bearer {key}" for h in server.auth_headers)  # the key was really used
     files = written_files(tmp_path)
     assert {"samples.jsonl", "manifest.json", "summary.json"} <= {Path(f).name for f in files}
@@ -80,6 +80,7 @@ def test_api_key_never_written_or_printed(tmp_path):
     assert not leaks(forms(key), texts)
     samples = next(text for name, text in files.items() if name.endswith("samples.jsonl"))
     assert "bad request from Bearer ***" in samples  # the echoed key was scrubbed, the reason kept
+    assert "you sent Bearer ***" in samples  # ... and so was a key echoed inside a 200 answer
 
 
 def test_wrong_key_error_line_does_not_show_the_key(tmp_path):
@@ -131,3 +132,29 @@ def test_redact_url(url, expected):
     from ttc_bench.models.urls import redact_url
 
     assert redact_url(url) == expected
+
+
+def test_credentials_given_as_flag_equals_url_are_redacted_in_the_manifest(tmp_path):
+    password = f"p4ss-{uuid.uuid4().hex[:16]}"
+    with FaultServer(add_answer) as server:
+        url = server.base_url.replace("http://", f"http://user:{password}@") + "?api-key=" + password
+        proc = cli("run", "--model", "fake-model", f"--base-url={url}", "--out", tmp_path, *TASK_ARGS)
+        assert proc.returncode == 0, proc.stderr
+    texts = {**written_files(tmp_path), "stdout": proc.stdout, "stderr": proc.stderr}
+    assert not leaks(forms(password), texts)
+    manifest = next(text for name, text in texts.items() if name.endswith("manifest.json"))
+    assert "--base-url=http://***@127.0.0.1" in manifest and "api-key=***" in manifest
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/absolute-escape", "..", "a/../../b"])
+def test_a_suite_name_never_places_the_run_folder_outside_out(tmp_path, name):
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'name = "{name}"\nbudgets = ["tokens:16"]\n[[tasks]]\nfamily = "arithmetic"\nitems = 1\n')
+    out = tmp_path / "deep" / "out"
+    with FaultServer(add_answer) as server:
+        proc = cli("run", "--suite", suite, "--model", "fake-model", "--base-url", server.base_url, "--out", out, "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = [p for p in out.iterdir()]
+    assert run_dir.is_dir() and run_dir.resolve().parent == out.resolve()
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and out.resolve() not in p.resolve().parents and p != suite]
+    assert outside == [] and not Path("/tmp/absolute-escape").exists()
