@@ -61,3 +61,32 @@ def test_missing_gguf_file_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         with local.embedded_server(tmp_path / "missing.gguf"):
             pass
+
+
+def test_probe_on_the_embedded_model(tmp_path):
+    path = tmp_path / "probe.json"
+    proc = subprocess.run([sys.executable, "-m", "ttc_bench.cli", "probe", "--budgets", "tokens:32", "forced:16",
+                           "--json", str(path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(path.read_text())
+    assert report["profile"] == "llama-cpp-python"
+    budgets = {b["budget"]: b for b in report["budgets"]}
+    assert budgets["tokens:32"]["status"] == "ok" and budgets["tokens:32"]["used"] <= 32
+    assert budgets["forced:16"]["status"] == "ok" and budgets["forced:16"]["used"] <= 16
+
+
+def test_forcing_continues_the_embedded_models_own_message(tmp_path):
+    """SmolLM2 reasons visibly: a cut-off reply is continued in the same message (through the
+    completions endpoint and the model's own chat template) after the answer cue, so the
+    model answers instead of starting over."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ttc_bench.cli", "run", "--limit", "4", "--budgets", "forced:8", "--samples", "2",
+         "--out", str(tmp_path), "--no-progress"], capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = list(tmp_path.iterdir())
+    rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    cut = [r for r in rows if r["truncated"]]
+    assert cut and all(r["turns"] == 2 and r["reread_tokens"] > r["prompt_tokens"] for r in cut)
+    assert all("Time is up, so here is my final answer: <answer>" in r["response"] for r in cut)
+    assert sum(r["parse_ok"] for r in rows) >= 0.75 * len(rows)

@@ -262,3 +262,40 @@ def test_toy_thinking_model_needs_thought():
                for a in range(10, 30)]
     right = sum(f"<answer>{2 * a + 7}</answer>" in model.generate(p, 64, seed=1).text for a, p in zip(range(10, 30), prompts))
     assert right <= 5
+
+
+@pytest.mark.parametrize("name, factory, model, api, supported, unsupported", PROVIDERS, ids=[p[0] for p in PROVIDERS])
+def test_probe_reports_what_each_emulation_does(tmp_path, run_cli, name, factory, model, api, supported, unsupported):
+    report_path = tmp_path / "probe.json"
+    with factory() as server:
+        args = ["probe", "--base-url", server.base_url, "--model", model, "--json", report_path] + (["--api", api] if api else [])
+        code, out, err = run_cli(*args)
+        chats = server.chat_bodies()
+    assert code == 0, err
+    report = json.loads(report_path.read_text())
+    assert report["profile"] == (api or server.PROFILE)
+    assert len(chats) <= 30  # a handful of requests
+    checks = {f["what"]: f for f in report["findings"]}
+    assert {"preflight", "reasoning text", "temperature=0.7", "n=2", "seed"} <= checks.keys()
+    # The profile's documented sampling rules agree with what the emulation does.
+    assert checks["temperature=0.7"]["ok"] and checks["top_p=0.9"]["ok"], checks
+    budgets = {b["budget"]: b for b in report["budgets"]}
+    for label in supported:
+        if label in budgets:
+            assert budgets[label]["status"] in ("ok", "NO EFFECT"), budgets[label]
+
+
+def test_probe_flags_a_thinking_budget_the_server_silently_ignores(tmp_path, run_cli):
+    report_path = tmp_path / "probe.json"
+    with VLLMServer(supports_thinking_budget=False) as server:  # vLLM < 0.19 drops the field
+        code, out, err = run_cli("probe", "--base-url", server.base_url, "--model", "Qwen/Qwen3-8B",
+                                 "--budgets", "thinking:32", "thinking:1024", "--json", report_path)
+    assert code == 0, err
+    budgets = {b["budget"]: b for b in json.loads(report_path.read_text())["budgets"]}
+    assert budgets["thinking:32"]["status"] in ("IGNORED", "NO EFFECT")
+    assert "IGNORED" in out or "NO EFFECT" in out
+    with VLLMServer() as server:  # a release that honours it
+        code, out, err = run_cli("probe", "--base-url", server.base_url, "--model", "Qwen/Qwen3-8B",
+                                 "--budgets", "thinking:32", "thinking:1024", "--json", report_path)
+    budgets = {b["budget"]: b for b in json.loads(report_path.read_text())["budgets"]}
+    assert budgets["thinking:32"]["status"] == "ok" and budgets["thinking:32"]["used"] <= 32

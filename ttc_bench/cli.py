@@ -103,6 +103,27 @@ def _add_report(sub) -> None:
     _add_cost_flags(p)
 
 
+def _add_probe(sub) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="what an endpoint really does: parameters accepted, reasoning visible, n, seed, budgets honoured",
+        description=(
+            "Send a handful of small requests and report the provider profile, which sampling parameters the "
+            "endpoint accepts, whether reasoning text and reasoning-token counts come back, whether n and seed "
+            "work, and for each budget whether it really changes how long the model reasons (flagging budgets "
+            "the endpoint silently ignores). With no --base-url it probes the embedded model."
+        ),
+    )
+    p.add_argument("--model", help="model name at the endpoint")
+    p.add_argument("--base-url", nargs="+", metavar="URL", help="OpenAI-compatible base URL (default with --model: OpenAI)")
+    p.add_argument("--api", choices=PROFILE_CHOICES, metavar="PROFILE", help="provider profile (default: auto)")
+    p.add_argument("--api-key-env", help="environment variable holding the API key (default: OPENAI_API_KEY)")
+    p.add_argument("--budgets", nargs="+", metavar="BUDGET", help="budgets to check (default: two of every kind the profile supports)")
+    p.add_argument("--gguf", help="GGUF file to serve (embedded) or whose chat template a llama-cpp-python server uses")
+    p.add_argument("--timeout", type=float, help="seconds per request (default: 600)")
+    p.add_argument("--json", metavar="PATH", help="also write the findings as JSON")
+
+
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="serve the embedded model on 127.0.0.1 until Ctrl-C (for use with --base-url)")
     p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
@@ -122,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tasks(sub)
     _add_compare(sub)
     _add_report(sub)
+    _add_probe(sub)
     _add_serve(sub)
     return parser
 
@@ -232,6 +254,25 @@ def cmd_compare(args) -> int:
     return run_compare(args)
 
 
+def cmd_probe(args) -> int:
+    from rich.console import Console
+
+    from .probe import print_probe, probe
+    from .spec import build_spec
+
+    spec = build_spec(None, model=args.model, base_urls=args.base_url, api=args.api, api_key_env=args.api_key_env,
+                      budgets=args.budgets or ["tokens:64"], gguf=args.gguf, timeout=args.timeout,
+                      tasks=["arithmetic:add-2d"], limit=1, samples=1)
+    console = Console()
+    report = probe(spec, lambda m: console.print(m, style="dim", soft_wrap=True), budgets_given=bool(args.budgets))
+    print_probe(report, console)
+    if args.json:
+        from .store import write_json_atomic
+
+        write_json_atomic(Path(args.json), report.to_dict())
+    return 0
+
+
 def cmd_serve(args) -> int:
     import time
 
@@ -255,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args, ["ttc-bench", *argv])
-        return {"tasks": cmd_tasks, "show": cmd_show, "serve": cmd_serve, "compare": cmd_compare, "report": cmd_report}[args.command](args)
+        commands = {"tasks": cmd_tasks, "show": cmd_show, "serve": cmd_serve, "compare": cmd_compare,
+                    "report": cmd_report, "probe": cmd_probe}
+        return commands[args.command](args)
     except UserError as exc:
         if args.debug:
             raise

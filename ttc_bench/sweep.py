@@ -13,18 +13,15 @@ from importlib import metadata
 from pathlib import Path
 
 from . import __version__
+from .connect import connect
 from .models.client import ChatClient, Endpoint
-from .models.preflight import detect_profile, preflight
-from .models.profiles import Profile, resolve
-from .models.request import check_plan
+from .models.preflight import preflight
 from .models.urls import redact_url
 from .runner import Runner, RunStats
 from .rebuild import summarize_run
 from .report import write_reports
 from .spec import RunSpec
 from .store import RunStore
-
-DEFAULT_REMOTE_CONCURRENCY = 8
 
 
 @dataclass
@@ -142,61 +139,11 @@ def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=pr
         return _sweep(spec, argv, show_progress, log, lock)
 
 
-def _chat_template(spec: RunSpec, profile: Profile, gguf_path):
-    """The model's chat template, when budget forcing continues through the completions
-    endpoint (llama-cpp-python): the served GGUF, or the bundled one when a remote
-    llama-cpp-python server serves the embedded model's name (``ttc-bench serve``)."""
-    from .errors import UserError
-    from .models.chat_template import ChatTemplate
-    from .models.local import EMBEDDED_MODEL, find_bundled_gguf
-
-    forced = any(b.kind == "forced" for b in spec.budgets)
-    if not forced or profile.continuation is None or profile.continuation.mechanism != "completions":
-        return None
-    path = gguf_path or spec.gguf
-    if path is None and spec.model == EMBEDDED_MODEL:
-        try:
-            path = find_bundled_gguf()
-        except UserError:
-            return None
-    return ChatTemplate.from_gguf(path) if path else None
-
-
-def _plan_checks(spec: RunSpec, profile: Profile, model: str | None, template, log) -> list[str]:
-    warnings = check_plan(
-        profile, spec.budgets, spec.sampling(), model, n_parameter=spec.n_parameter, chat_template=template is not None,
-    )
-    for warning in warnings:
-        log(f"warning: {warning}")
-    return warnings
-
-
 def _sweep(spec: RunSpec, argv: list[str], show_progress: bool, log, lock: ExitStack) -> SweepResult:
-    from .models.local import EMBEDDED_CONCURRENCY, EMBEDDED_MODEL, embedded_server, find_bundled_gguf
-
     with ExitStack() as stack:
-        if spec.embedded:
-            # The embedded server is llama-cpp-python's: everything is checked before it starts.
-            profile, chosen = detect_profile("llama-cpp-python" if spec.api == "auto" else spec.api, "", None)
-            chosen = "the embedded model" if spec.api == "auto" else chosen
-            gguf_path = spec.gguf or find_bundled_gguf()
-            template = _chat_template(spec, profile, gguf_path)
-            model = EMBEDDED_MODEL if spec.gguf is None else Path(spec.gguf).stem
-            warnings = _plan_checks(spec, profile, model, template, log)
-            log("starting the embedded model (llama.cpp server on 127.0.0.1)...")
-            base_url, gguf = stack.enter_context(embedded_server(spec.gguf))
-            endpoint = Endpoint((base_url,), model, profile, api_key_env=None, identity=f"embedded:{gguf.name}",
-                                timeout_s=spec.timeout_s, chat_template=template)
-            concurrency = spec.concurrency or EMBEDDED_CONCURRENCY
-        else:
-            profile, chosen = detect_profile(spec.api, spec.base_urls[0], spec.api_key_env)
-            profile = resolve(profile, spec.model)
-            template = _chat_template(spec, profile, None)
-            warnings = _plan_checks(spec, profile, spec.model, template, log)
-            log(f"endpoint: {profile.title} (chosen by {chosen})")
-            endpoint = Endpoint(tuple(spec.base_urls), spec.model, profile, api_key_env=spec.api_key_env,
-                                timeout_s=spec.timeout_s, chat_template=template)
-            concurrency = spec.concurrency or DEFAULT_REMOTE_CONCURRENCY
+        connection = connect(spec, stack, log)
+        endpoint, profile, concurrency = connection.endpoint, connection.endpoint.profile, connection.concurrency
+        chosen, warnings = connection.chosen, connection.warnings
         run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model, profile.name)
         client = ChatClient(endpoint, concurrency=concurrency, max_attempts=spec.max_attempts)
         # The plan (and any dataset) loads before the run folder exists: bad data leaves none.
