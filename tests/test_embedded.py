@@ -90,3 +90,20 @@ def test_forcing_continues_the_embedded_models_own_message(tmp_path):
     assert cut and all(r["turns"] == 2 and r["reread_tokens"] > r["prompt_tokens"] for r in cut)
     assert all("Time is up, so here is my final answer: <answer>" in r["response"] for r in cut)
     assert sum(r["parse_ok"] for r in rows) >= 0.75 * len(rows)
+
+
+def test_serve_then_run_against_it_as_the_readme_shows(tmp_path):
+    """`ttc-bench serve`, then `ttc-bench run --base-url URL --model smollm2-135m-instruct`:
+    the server is detected as llama-cpp-python and forced budgets continue through its
+    completions endpoint with the bundled model's chat template."""
+    with local.embedded_server() as (base_url, _):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ttc_bench.cli", "run", "--base-url", base_url, "--model", "smollm2-135m-instruct",
+             "--limit", "2", "--samples", "2", "--out", str(tmp_path), "--no-progress"],
+            capture_output=True, text=True, timeout=600,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "llama-cpp-python" in proc.stdout
+    (run_dir,) = list(tmp_path.iterdir())
+    rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * 2 * 2 and all(r["error"] is None for r in rows)
