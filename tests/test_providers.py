@@ -203,7 +203,7 @@ def test_gemini_thought_summaries_never_reach_the_parser_and_thoughts_are_counte
     for r in rows(tmp_path):
         assert "<thought>" not in r["response"] and r["reasoning"]
         # Gemini's completion count leaves the thoughts out; ttc-bench adds them back.
-        assert r["reasoning_tokens"] > 0 and r["completion_tokens"] > r["reasoning_tokens"]
+        assert r["reasoning_tokens"] > 0 and r["completion_tokens"] > r["reasoning_tokens"] and r["reasoning_added"]
 
 
 def test_openai_reasoning_tokens_come_from_usage_details(tmp_path, run_cli):

@@ -199,6 +199,7 @@ class Runner:
             "reasoning_tokens": gen.reasoning_tokens if gen else 0,
             "reasoning_tokens_estimated": gen.reasoning_tokens_estimated if gen else False,
             "usage_estimated": gen.usage_estimated if gen else False,
+            "reasoning_added": gen.reasoning_added if gen else False,
             "latency_s": round(gen.latency_s, 4) if gen else None,
             "attempts": gen.attempts if gen else attempts,
             "error": error,

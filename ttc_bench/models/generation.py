@@ -46,6 +46,8 @@ class Generation:
     usage_estimated: bool  # the endpoint reported no usage: token counts are estimates
     latency_s: float
     attempts: int
+    # The provider counts reasoning outside completion_tokens (Gemini): it was added back.
+    reasoning_added: bool = False
 
 
 def _cut_off(c: Completion) -> bool:
@@ -69,6 +71,7 @@ def _single(c: Completion) -> Generation:
         usage_estimated=c.usage_estimated,
         latency_s=c.latency_s,
         attempts=c.attempts,
+        reasoning_added=c.reasoning_added,
     )
 
 
@@ -202,4 +205,5 @@ class _Forcing:
             usage_estimated=any(c.usage_estimated for c in self.requests),
             latency_s=sum(c.latency_s for c in self.requests),
             attempts=sum(c.attempts for c in self.requests),
+            reasoning_added=any(c.reasoning_added for c in self.requests),
         )
