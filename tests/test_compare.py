@@ -74,8 +74,8 @@ def deterministic_rows(correct: list[bool], *, tokens=100, budget="tokens:64"):
     } for i, ok in enumerate(correct)]
 
 
-def cell(comparison, metric_prefix, budget=None):
-    (found,) = [r for r in comparison.results if r.metric.startswith(metric_prefix) and (budget is None or r.budget == budget)]
+def cell(comparison, metric, budget=None):
+    (found,) = [r for r in comparison.results if r.metric == metric and (budget is None or r.budget == budget)]
     return found
 
 
@@ -202,10 +202,15 @@ def test_identical_small_run_with_a_tolerance_is_inconclusive_and_says_how_many_
     comparison = compare_runs(mem_run(rows, "a"), mem_run(rows, "b"), Settings(max_drop=0.1))
     r = cell(comparison, "pass@1")
     assert r.verdict == "inconclusive" and r.diff == 0 and r.p_value == 1.0
-    # Changes come in whole-item flips and an exact test needs 6 one-way flips (alpha 0.05;
-    # 7 with Holm over the 2 gated... here only pass@1 is gated): 6 items = 30 points of 20.
-    assert r.mde == pytest.approx(stats.min_differing_items(0.05) / 20)
-    assert r.items_needed == 60  # 6 flips of 60 items = the 10-point tolerance
+    assert r.target == pytest.approx(0.15)  # 5 points beyond the 10-point tolerance
+    # Changes come in whole-item flips and an exact test needs 6 one-way flips: the MDE (the
+    # drop caught 80% of the time) is above the 6 items = 30 points that are barely enough.
+    assert r.mde > stats.min_differing_items(0.05) / 20
+    assert r.items_needed and r.items_needed > 20
+    # A suite of the suggested size, with the same answers, meets the target.
+    bigger = deterministic_rows([True, False] * (r.items_needed // 2 + 1))
+    again = cell(compare_runs(mem_run(bigger, "a"), mem_run(bigger, "b"), Settings(max_drop=0.1)), "pass@1")
+    assert again.mde <= 0.15 and again.verdict == "ok"
 
 
 def test_a_large_identical_run_is_ok():
@@ -228,8 +233,10 @@ def test_one_sample_per_item_uses_exact_mcnemar():
     assert r.p_value == pytest.approx(stats.mcnemar_exact_p(12, 2))
     assert r.se == pytest.approx(stats.mcnemar_se(12, 2, 100))
     assert r.diff == pytest.approx(-0.10)
-    assert r.verdict == "regression"  # p = 0.013, only pass@1 is gated (maj@1 is pass@1)
-    assert [x.metric for x in comparison.results] == ["pass@1", "tokens"]
+    assert r.p_worse == pytest.approx(stats.mcnemar_one_sided_p(12, 2))
+    assert r.verdict == "regression"  # p = 0.013; maj@1 is pass@1, the error cell has nothing to test
+    assert [x.metric for x in comparison.results] == ["pass@1", "errors", "tokens"]
+    assert comparison.paired["holm_family"] == 1
 
 
 def test_a_significant_drop_within_the_tolerance_is_ok_and_beyond_it_a_regression():
@@ -237,12 +244,19 @@ def test_a_significant_drop_within_the_tolerance_is_ok_and_beyond_it_a_regressio
     cur = list(base)
     flipped = 0
     for i, ok in enumerate(cur):
-        if ok and flipped < 30:
-            cur[i], flipped = False, flipped + 1  # 3 points lost, all one way: very significant
+        if ok and flipped < 60:
+            cur[i], flipped = False, flipped + 1  # 6 points lost, all one way: very significant
     a, b = mem_run(deterministic_rows(base), "a"), mem_run(deterministic_rows(cur), "b")
+    plain = cell(compare_runs(a, b, Settings()), "pass@1")
+    assert plain.p_value < 1e-6 and plain.verdict == "regression"
+    # Non-inferiority: with a 5-point tolerance the 6-point drop is not *significantly*
+    # beyond it (the CI reaches above -5 points), so it passes...
     within = cell(compare_runs(a, b, Settings(max_drop=0.05)), "pass@1")
-    assert within.p_value < 1e-6 and within.verdict == "ok" and "within the tolerance" in within.reason
-    assert cell(compare_runs(a, b, Settings(max_drop=0.02)), "pass@1").verdict == "regression"
+    assert within.method == "tango-score" and within.ci95[1] > -0.05
+    assert within.verdict == "ok" and "not significantly worse than the 5.0 pts tolerance" in within.reason
+    # ...and with 2 points it is: the interval lies entirely below -2 points.
+    beyond = cell(compare_runs(a, b, Settings(max_drop=0.02)), "pass@1")
+    assert beyond.verdict == "regression" and beyond.ci95[1] < -0.02
 
 
 def test_improvement_verdict_does_not_fail():
@@ -281,16 +295,20 @@ def test_holm_keeps_many_checks_from_crying_wolf():
         base += make_rows(rng, acc, 4, budget=budget)
         cur += make_rows(rng, acc, 4, budget=budget)
     comparison = compare_runs(mem_run(base, "a"), mem_run(cur, "b"))
-    assert comparison.paired["gated_cells"] == 10
+    assert comparison.paired["gated_cells"] == 15  # pass@1, maj@4 and errors per budget
+    # No error in either run: the error cells cannot be significant and stay out of the
+    # Holm family (Tarone 1990), so they do not dilute the other ten.
+    assert comparison.paired["holm_family"] == 10
     gated = comparison.gated()
     assert all(r.p_adjusted >= r.p_value for r in gated)
     assert comparison.paired["alpha_per_cell"] == pytest.approx(0.005)
+    assert all(r.alpha == pytest.approx(0.005) for r in gated if r.in_family)
 
 
 # --------------------------------------------------------------------------- pairing
 
 
-def test_pairing_uses_common_samples_and_drops_errors_from_both_sides(tmp_path):
+def test_pairing_uses_common_samples_and_keeps_errors_for_the_error_cells(tmp_path):
     rng = np.random.default_rng(4)
     acc = rng.uniform(0.2, 0.8, size=30)
     base_rows = make_rows(rng, acc, 4)
@@ -300,9 +318,10 @@ def test_pairing_uses_common_samples_and_drops_errors_from_both_sides(tmp_path):
     assert comparison.paired["samples"] == 30 * 2 - 1
     assert comparison.paired["errored_pairs"] == 1
     assert comparison.paired["baseline_only"] == 30 * 2
-    assert [r.metric for r in comparison.results] == ["pass@1", "maj@2", "tokens"]
+    assert [r.metric for r in comparison.results] == ["pass@1", "pass@1-strict", "maj@2", "errors", "tokens"]
     assert cell(comparison, "maj@2").items == 29  # the item that lost a sample cannot vote over 2
     assert cell(comparison, "pass@1").items == 30
+    assert cell(comparison, "errors").current == pytest.approx(1 / 60)  # one of 2 samples of 1 of 30 items
     assert any("errored" in n for n in comparison.notes)
     assert any("only in the baseline" in n for n in comparison.notes)
 
@@ -324,7 +343,7 @@ def test_per_budget_and_per_task_cells(tmp_path):
             rows += make_rows(rng, [0.5] * 10, 2, task=task, budget=budget)
     comparison = compare_runs(mem_run(rows, "a"), mem_run(rows, "b"))
     assert [(r.task, r.budget, r.metric) for r in comparison.results] == [
-        (t, b, m) for t in ("arithmetic", "sudoku") for b in ("forced:16", "forced:64") for m in ("pass@1", "maj@2", "tokens")
+        (t, b, m) for t in ("arithmetic", "sudoku") for b in ("forced:16", "forced:64") for m in ("pass@1", "maj@2", "errors", "tokens")
     ]
 
 
@@ -393,12 +412,18 @@ def test_runs_with_nothing_in_common_are_refused(tmp_path):
         compare_paths(base, cur)
 
 
-def test_a_current_run_that_only_errored_is_refused(tmp_path):
+def test_a_current_run_that_only_errored_fails_the_gate(tmp_path):
+    # An endpoint that starts failing is a regression, not unusable input.
     rng = np.random.default_rng(0)
-    base = write_run(tmp_path / "a", make_rows(rng, [0.5] * 5, 2))
-    cur = write_run(tmp_path / "b", make_rows(rng, [0.5] * 5, 2, error_rate=1.0))
-    with pytest.raises(UserError, match="errored"):
-        compare_paths(base, cur)
+    base = write_run(tmp_path / "a", make_rows(rng, [0.5] * 10, 2))
+    cur = write_run(tmp_path / "b", make_rows(rng, [0.5] * 10, 2, error_rate=1.0))
+    comparison = compare_paths(base, cur)
+    assert exit_code(comparison) == 1
+    assert cell(comparison, "errors").verdict == "regression"
+    assert cell(comparison, "errors").diff == pytest.approx(1.0)
+    # Both runs failing on every sample leaves nothing to compare at all: exit 2.
+    with pytest.raises(UserError, match="errored in both runs"):
+        compare_paths(cur, cur)
 
 
 def test_flag_parsing():
@@ -410,6 +435,9 @@ def test_flag_parsing():
     assert parse_args("a", "b", "--max-token-increase", "1.5").max_token_increase == 1.5
     defaults = parse_args("a", "b")
     assert defaults.max_drop == 0.0 and defaults.max_token_increase is None and not defaults.fail_inconclusive
+    assert defaults.max_error_increase == 0.0 and not defaults.mid_p
+    args = parse_args("a", "b", "--max-error-increase", "1%", "--mid-p", "--metrics", "pass@1-strict", "errors")
+    assert args.max_error_increase == pytest.approx(0.01) and args.mid_p and args.metrics == ["pass@1-strict", "errors"]
     for bad in (["--max-drop", "5"], ["--max-drop", "abc"], ["--max-token-increase", "-1"]):
         with pytest.raises(SystemExit) as info:
             parse_args("a", "b", *bad)
@@ -417,6 +445,25 @@ def test_flag_parsing():
     flags_only = argparse.ArgumentParser()
     add_compare_arguments(flags_only, positionals=False)
     assert not hasattr(flags_only.parse_args([]), "baseline")
+
+
+def test_an_mde_target_within_the_tolerance_is_refused():
+    rows = deterministic_rows([True, False] * 5)
+    with pytest.raises(UserError, match="must exceed --max-drop"):
+        compare_runs(mem_run(rows, "a"), mem_run(rows, "b"), Settings(max_drop=0.05, mde_target=0.05))
+
+
+def test_mid_p_option_for_one_sample_suites():
+    base = [True] * 50 + [False] * 50
+    cur = [True] * 43 + [False] * 7 + [True] * 1 + [False] * 49  # 7 lost, 1 gained
+    a, b = mem_run(deterministic_rows(base), "a"), mem_run(deterministic_rows(cur), "b")
+    exact = cell(compare_runs(a, b, Settings()), "pass@1")
+    mid = cell(compare_runs(a, b, Settings(mid_p=True)), "pass@1")
+    assert exact.method == "mcnemar-exact" and mid.method == "mcnemar-midp"
+    assert exact.p_value == pytest.approx(stats.mcnemar_exact_p(7, 1))  # 0.070: not significant
+    assert mid.p_value == pytest.approx(0.039, abs=5e-4)  # the mid-p test calls it (Fagerland et al. 2013)
+    assert exact.verdict != "regression" and mid.verdict == "regression"
+    assert mid.mde < exact.mde  # less conservative, so more power
 
 
 def test_run_compare_takes_the_current_folder_from_the_caller(tmp_path, capsys):
@@ -458,13 +505,14 @@ def test_outputs_markdown_json_junit_and_step_summary(tmp_path, monkeypatch):
     assert summary.read_text().startswith("earlier step\n") and md in summary.read_text()  # appended
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["exit_code"] == 1 and data["passed"] is False and data["status"] == "regression"
-    assert {r["metric"] for r in data["results"]} == {"pass@1", "maj@4", "tokens"}
+    assert {r["metric"] for r in data["results"]} == {"pass@1", "maj@4", "errors", "tokens"}
     first = data["results"][0]
-    for key in ("baseline", "current", "diff", "se", "ci95", "p_value", "p_adjusted", "mde", "verdict", "items"):
+    for key in ("baseline", "current", "diff", "se", "ci95", "p_value", "p_adjusted", "p_worse", "p_better",
+                "correlation", "mde", "verdict", "items"):
         assert key in first
     root = validate_junit((tmp_path / "x" / "junit.xml").read_text())
     cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
-    assert set(cases) == {("ttc-bench.arithmetic.forced:16", m) for m in ("pass@1", "maj@4", "tokens")}
+    assert set(cases) == {("ttc-bench.arithmetic.forced:16", m) for m in ("pass@1", "maj@4", "errors", "tokens")}
     failure = cases[("ttc-bench.arithmetic.forced:16", "pass@1")].find("failure")
     assert failure is not None and failure.get("type") == "regression" and "pass@1" in failure.get("message")
 

@@ -1,6 +1,6 @@
 import pytest
 
-from ttc_bench.frontier import best_at, candidates, describe, pareto_frontier, tokens_text
+from ttc_bench.frontier import best_at, candidates, describe, merge_cost_ties, pareto_frontier, tokens_text
 
 
 def _point(budget, k, method, tokens, acc):
@@ -78,3 +78,27 @@ def test_frontier_text_and_lookup():
 )
 def test_tokens_text(tokens, text):
     assert tokens_text(tokens) == text
+
+
+def test_points_whose_costs_are_within_noise_are_merged():
+    # 38.9 and 39.3 tokens per item: the same cost as far as the data tell, so the less
+    # accurate, cheaper point is folded into the more accurate one.
+    frontier = [
+        _point("a", 1, "maj@k", 38.9, 0.30),
+        _point("b", 1, "maj@k", 39.3, 0.40),
+        _point("a", 2, "maj@k", 77.8, 0.45),
+        _point("c", 1, "maj@k", 200, 0.50),
+    ]
+
+    def same_cost(cheaper, dearer):
+        return cheaper["budget"] != dearer["budget"] and abs(dearer["tokens_per_item"] - cheaper["tokens_per_item"]) < 1
+
+    merged = merge_cost_ties(frontier, same_cost)
+    assert [(p["budget"], p["k"]) for p in merged] == [("b", 1), ("a", 2), ("c", 1)]
+    assert merged[0]["cost_ties"] == [{"budget": "a", "k": 1, "method": "maj@k", "tokens_per_item": 38.9, "accuracy": 0.30}]
+    assert all(p["cost_ties"] == [] for p in merged[1:])
+    assert "budget a with a single sample (30.0%) costs the same within noise and is less accurate" in describe(merged)[0]
+    # chains fold transitively; nothing tied leaves the frontier as it was
+    chain = merge_cost_ties([_point("x", 1, "maj@k", 10, 0.1), _point("y", 1, "maj@k", 10.2, 0.2), _point("z", 1, "maj@k", 10.4, 0.3)], same_cost)
+    assert [p["budget"] for p in chain] == ["z"] and [t["budget"] for t in chain[0]["cost_ties"]] == ["x", "y"]
+    assert [p["budget"] for p in merge_cost_ties(frontier, lambda a, b: False)] == ["a", "b", "a", "c"]

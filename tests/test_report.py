@@ -254,3 +254,58 @@ def test_rebuilt_summary_does_not_flag_varied_samples_as_identical(tmp_path):
     assert overall["identical_sample_rate"] == 0.0 and not summary["warnings"]
     (run / "samples.jsonl").write_text("".join(json.dumps(dict(r, response="same")) + "\n" for r in rows))
     assert summarize_run(run)["warnings"]
+
+
+def test_report_reads_a_run_written_before_schema_3(tmp_path):
+    # An older run folder: rows without the fields newer writers add, and a schema 2
+    # summary.json beside them. `ttc-bench report` rebuilds it with the current definitions.
+    run = tmp_path / "old-run"
+    run.mkdir()
+    rows = [
+        {"key": f"k{i}-{j}", "task": "t", "level": "L", "item": f"t/L/{i}", "budget": "forced:64:min=16",
+         "answer": str((i + j) % 2), "correct": (i + j) % 2 == 0, "completion_tokens": 40 + j, "error": None}
+        for i in range(6) for j in range(3)
+    ]  # fmt: skip
+    (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run / "summary.json").write_text(json.dumps({"schema_version": 2, "groups": [], "tasks": []}))
+    result = regenerate([run])
+    assert result["summary"]["schema_version"] == 3
+    assert json.loads((run / "summary.json").read_text())["schema_version"] == 3
+    assert (run / "report.md").read_text().count("## t") == 1
+
+
+def _as_schema_2(summary: dict) -> dict:
+    """A summary as schema 2 wrote it: the per-sample share named control, none of the
+    schema 3 fields."""
+    old = json.loads(json.dumps(summary))
+    old["schema_version"] = 2
+    for g in old["groups"]:
+        f = g["fidelity"]
+        f["control"] = f.pop("within_budget_share")
+        f.pop("min_tokens")
+        g.pop("samples_per_item_min")
+        for p in g["points"]:
+            p.pop("items")
+            p.pop("tokens_ci95")
+    for t in old["tasks"]:
+        for p in t["frontier"] + t["frontier_with_oracle"]:
+            p.pop("cost_ties")
+            p.pop("tokens_ci95")
+        for f in t["fits"]:
+            f.pop("doublings")
+            f.pop("undefined")
+        s1 = t["fidelity"]
+        s1["control"] = s1.pop("within_budget_share")
+        for key in ("control_settings", "scaling_se", "scaling_ci95", "scaling_undefined"):
+            s1.pop(key)
+    old.pop("intervals")
+    return old
+
+
+def test_reports_render_a_schema_2_summary(runs, tmp_path):
+    from ttc_bench.report import write_reports
+
+    _, _, _, result, _ = runs
+    outputs = write_reports(tmp_path / "old", _as_schema_2(result["summary"]))
+    md = outputs["report.md"].read_text()
+    assert "### Budget fidelity" in md and "s1 metrics: Control" in md and "of samples within budget" in md

@@ -68,7 +68,23 @@ def test_mean_se_hand_computed():
     # mean 0.625, sample sd = sqrt(((.625)^2+(.125)^2+2*(.375)^2)/3) = 0.478714, se = 0.239357
     assert stats["mean"] == pytest.approx(0.625)
     assert stats["se"] == pytest.approx(0.2393568, abs=1e-6)
-    assert stats["ci95"][0] == pytest.approx(0.625 - 1.959964 * 0.2393568, abs=1e-5)
+    # Newcombe's continuity-corrected Wilson interval with n_eff = p(1-p)/se^2 = 4.09, capped
+    # at the 4 trials (no trial count given: one per item), and q = t(0.975, 3 df), by hand:
+    n, p, q = min(4, 0.625 * 0.375 / 0.2393568**2), 0.625, 3.182446
+    lo = (2 * n * p + q * q - 1 - q * (q * q - 2 - 1 / n + 4 * p * (n * (1 - p) + 1)) ** 0.5) / (2 * (n + q * q))
+    hi = (2 * n * p + q * q + 1 + q * (q * q + 2 - 1 / n + 4 * p * (n * (1 - p) - 1)) ** 0.5) / (2 * (n + q * q))
+    assert stats["ci95"] == pytest.approx([max(0.0, lo), min(1.0, hi)], abs=1e-6)
+
+
+def test_no_zero_width_interval():
+    # The issue's case: 30 items all right. The interval must still say "not certain".
+    for values in ([1.0] * 30, [0.0] * 30, [0.4] * 12):
+        lo, hi = mean_se(values)["ci95"]
+        assert hi - lo > 0.05 and lo <= values[0] <= hi
+    # with the 30 items' 120 samples as the trials, narrower but still not zero
+    lo, hi = mean_se([1.0] * 30, trials=120)["ci95"]
+    assert hi == 1.0 and 0.9 < lo < 0.99
+    assert mean_se([0.7])["ci95"] == [0.0, 1.0]  # one item: no spread to estimate
 
 
 def _row(item, answer, correct, budget="tokens:10", tokens=10, error=None, level="L"):
@@ -267,7 +283,10 @@ def test_summary_group_figures_hand_computed():
     (group,) = [g for g in summary["groups"] if g["level"] is None]
     assert group["errors"] == 1 and group["samples_scored"] == 7
     assert group["items_complete"] == 1 and group["coverage"] == 0.5
-    assert group["samples_per_item"] == 3  # k stops at the smallest scored count
+    # k runs to the largest scored count; each k uses the items that have k samples
+    assert group["samples_per_item"] == 4 and group["samples_per_item_min"] == 3
+    assert [p["items"] for p in group["points"]] == [2, 2, 2, 1]
+    assert group["points"][3]["maj"]["n"] == 1 and group["points"][3]["pass"]["mean"] == 1.0
     assert group["pass@1"]["mean"] == pytest.approx((2 / 4 + 2 / 3) / 2)
     assert group["parse_failure_rate"] == pytest.approx(1 / 7)
     assert group["truncation_rate"] == pytest.approx(1 / 7)
@@ -283,7 +302,7 @@ def test_summary_group_figures_hand_computed():
     fid = group["fidelity"]
     assert fid["used_tokens"] == "completion_tokens"
     assert fid["used_median"] == 20 and fid["used_p90"] == pytest.approx(34.0)
-    assert fid["control"] == 1.0 and fid["cut_off_rate"] == pytest.approx(1 / 7)
+    assert fid["within_budget_share"] == 1.0 and fid["control"] == 1.0 and fid["cut_off_rate"] == pytest.approx(1 / 7)
 
 
 def test_summary_partial_credit_scores_and_budget_kinds():
@@ -296,7 +315,8 @@ def test_summary_partial_credit_scores_and_budget_kinds():
     assert group["scores"]["letters"]["mean"] == pytest.approx(0.75)
     # forced:N caps the reasoning: used = reasoning tokens (40, 50), within budget when <= 40
     assert group["fidelity"]["used_tokens"] == "reasoning_tokens"
-    assert group["fidelity"]["control"] == 0.5
+    assert group["fidelity"]["within_budget_share"] == 0.5
+    assert group["fidelity"]["control"] == 0.0  # the mean, 45 reasoning tokens, exceeds 40
 
 
 def test_summary_budgets_sorted_naturally_without_an_order():
@@ -320,15 +340,17 @@ def test_summary_is_json_clean_and_deterministic():
     b = json.dumps(summarize(list(rows)), sort_keys=True, allow_nan=False)
     assert a == b
     summary = json.loads(a)
-    assert summary["schema_version"] == 2
+    assert summary["schema_version"] == 3
     task = summary["tasks"][0]
     assert task["levels"] == ["L0", "L1", "L2"] and task["frontier"] and task["fits"]
     assert {(g["level"], g["budget"]) for g in summary["groups"]} >= {("L0", "tokens:64"), (None, "tokens:256")}
 
 
-def test_group_intervals_equal_bootstrap_of_item_values():
-    # The batched bootstrap (one resample set per task, one per level) must give each
-    # point the interval bootstrap_ci gives its item values.
+def test_group_intervals_are_bounded_intervals_of_item_values():
+    # Each point's interval is estimators.bounded_interval of its item values, with the
+    # trials behind them (samples / k), for every group and level.
+    from ttc_bench.estimators import bounded_interval
+
     rng = random.Random(5)
     rows = []
     for b in ("tokens:64", "tokens:256"):
@@ -350,11 +372,44 @@ def test_group_intervals_equal_bootstrap_of_item_values():
         return values
 
     for g in summary["groups"]:
-        for k in (2, 4):
+        for k in (1, 2, 4):
             values = item_values(g["budget"], g["level"], k)
             point = g["points"][k - 1]["maj"]
+            expected = mean_se(values, trials=len(values) * 4 / k)
             assert point["mean"] == pytest.approx(np.mean(values))
-            assert point["ci95"] == pytest.approx(bootstrap_ci(values), abs=1e-9)
+            assert point["ci95"] == pytest.approx(expected["ci95"], abs=1e-9)
+            assert point["ci95"] == pytest.approx(bounded_interval(np.mean(values), expected["se"], len(values), len(values) * 4 / k), abs=1e-9)
+        assert g["pass@1"]["ci95"] == pytest.approx(mean_se([r for r in item_values(g["budget"], g["level"], 1)], trials=4 * g["items"])["ci95"])
+
+
+def test_each_k_uses_the_items_that_have_k_samples():
+    # One item with 3 of 8 samples no longer cuts every curve of its budget to k <= 3.
+    spec = {f"t/L1/{i}": [("7", True, 10)] * 8 for i in range(5)}
+    spec["t/L1/short"] = [("3", False, 10)] * 3
+    group = [g for g in summarize(_rows(spec))["groups"] if g["level"] is None][0]
+    assert group["samples_per_item"] == 8 and group["samples_per_item_min"] == 3
+    assert [p["items"] for p in group["points"]] == [6, 6, 6, 5, 5, 5, 5, 5]
+    assert group["points"][7]["maj"]["mean"] == 1.0 and group["points"][2]["maj"]["mean"] == pytest.approx(5 / 6)
+
+
+def test_fits_and_frontier_see_token_noise():
+    # Two budgets that spend the same tokens within noise: no fit across them (less than
+    # half a doubling), and the frontier keeps only the more accurate of the two.
+    rng = random.Random(9)
+    rows = []
+    for b, acc in (("tokens:100", 0.3), ("tokens:101", 0.5)):
+        answers = {f"t/L1/{i}": ["7" if rng.random() < acc else "3" for _ in range(2)] for i in range(40)}
+        spec = {item: [(a, a == "7", rng.randint(30, 50)) for a in samples] for item, samples in answers.items()}
+        rows += _rows(spec, budget=b, requested=int(b[7:]))
+    task = summarize(rows)["tasks"][0]
+    pass1 = [f for f in task["fits"] if f["method"] == "pass@1"][0]
+    assert pass1["points_per_doubling"] is None and pass1["undefined"]
+    assert task["fidelity"]["scaling_per_1k_tokens"] is None and task["fidelity"]["scaling_undefined"]
+    first = task["frontier"][0]
+    assert first["budget"] == "tokens:101" and first["k"] == 1
+    assert first["cost_ties"] and first["cost_ties"][0]["budget"] == "tokens:100"
+    assert "costs the same within noise" in task["frontier_text"][0]
+    assert all(p["tokens_ci95"][0] < p["tokens_per_item"] < p["tokens_ci95"][1] for p in task["frontier"])
 
 
 def test_identical_samples_are_flagged():
@@ -365,3 +420,71 @@ def test_identical_samples_are_flagged():
     assert overall["identical_sample_rate"] == pytest.approx(0.5)
     assert summary["warnings"] and "ignore seed/temperature" in summary["warnings"][0]
     assert not summarize(varied)["warnings"]
+
+
+def _wilson_cc(mean, se, items, trials, q):
+    """Newcombe's continuity-corrected Wilson interval on n_eff = p(1-p)/se^2 <= trials,
+    written out independently of estimators.py."""
+    p = mean
+    n = min(p * (1 - p) / se**2 if se > 0 else float("inf"), max(trials, items))
+    lo = (2 * n * p + q * q - 1 - q * max(0.0, q * q - 2 - 1 / n + 4 * p * (n * (1 - p) + 1)) ** 0.5) / (2 * (n + q * q))
+    hi = (2 * n * p + q * q + 1 + q * max(0.0, q * q + 2 - 1 / n + 4 * p * (n * (1 - p) - 1)) ** 0.5) / (2 * (n + q * q))
+    lo = 0.0 if n * p < 1 else min(max(lo, 0.0), p)
+    hi = 1.0 if n * (1 - p) < 1 else max(min(hi, 1.0), p)
+    return [lo, hi]
+
+
+def test_summary_matches_an_independent_recompute_from_samples(tmp_path):
+    """Every accuracy figure, interval and fidelity figure of a rebuilt summary.json against
+    a recompute written here from the definitions in docs/metrics.md (brute-force votes,
+    binomial pass@k, the interval formula by hand)."""
+    import json
+
+    from ttc_bench.estimators import t_quantile
+    from ttc_bench.rebuild import summarize_run
+
+    rng = random.Random(12)
+    rows = []
+    for b, (budget, requested) in enumerate((("forced:40:min=10", 40), ("tokens:80", 80))):
+        for i in range(7):
+            for j in range(rng.randint(2, 5)):  # uneven sample counts: each k has its own items
+                answer = rng.choice(["7", "7", "3", "4", None])
+                error = "timeout" if rng.random() < 0.1 else None
+                rows.append({"key": f"{budget}/{i}/{j}", "task": "t", "level": "L", "item": f"t/L/{i}", "budget": budget,
+                             "requested_tokens": requested, "sample": j, "answer": None if error else answer,
+                             "correct": answer == "7" and not error, "error": error, "response": f"r{i}{j}{answer}",
+                             "completion_tokens": rng.randint(5, 90), "reasoning_tokens": rng.randint(0, 50)})  # fmt: skip
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize_run(run)
+    for g in (g for g in summary["groups"] if g["level"] is None):
+        mine = [r for r in rows if r["budget"] == g["budget"] and r["error"] is None]
+        items = sorted({r["item"] for r in mine})
+        samples = {item: [r for r in mine if r["item"] == item] for item in items}
+        assert g["samples_per_item"] == max(len(s) for s in samples.values())
+        for point in g["points"]:
+            k = point["k"]
+            reach = [item for item in items if len(samples[item]) >= k]
+            assert point["items"] == len(reach)
+            trials = sum(len(samples[item]) for item in reach) / k
+            q = t_quantile(0.975, len(reach) - 1) if len(reach) > 1 else None
+            for key, value in (
+                ("maj", lambda s: brute_maj([r["answer"] for r in s], {"7"}, k)),
+                ("pass", lambda s: 1 - comb(len(s) - sum(r["correct"] for r in s), k) / comb(len(s), k)),
+            ):
+                values = np.array([value(samples[item]) for item in reach])
+                mean = values.mean()
+                se = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
+                stat = point[key]
+                assert stat["mean"] == pytest.approx(mean, abs=1e-9) and stat["se"] == pytest.approx(se, abs=1e-9)
+                expected = _wilson_cc(mean, se, len(reach), trials, q) if q else [0.0, 1.0]
+                assert stat["ci95"] == pytest.approx(expected, abs=1e-9)
+        used = np.array([r["reasoning_tokens"] if g["budget"].startswith("forced") else r["completion_tokens"] for r in mine])
+        low = 10 if g["budget"].startswith("forced") else 0
+        within = (used >= low) & (used <= g["requested_tokens"])
+        assert g["fidelity"]["within_budget_share"] == pytest.approx(within.mean())
+        assert g["fidelity"]["control"] == (1.0 if low <= used.mean() <= g["requested_tokens"] else 0.0)
+    s1 = summary["tasks"][0]["fidelity"]
+    controls = [g["fidelity"]["control"] for g in summary["groups"] if g["level"] is None]
+    assert s1["control"] == pytest.approx(np.mean(controls)) and s1["control_settings"] == 2

@@ -1,4 +1,4 @@
-"""Statistical helpers of the CI gate, against textbook values and brute force."""
+"""Statistical helpers of the CI gate, against textbook values, brute force and simulation."""
 
 import itertools
 import math
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ttc_bench import stats
+from ttc_bench.estimators import t_quantile, t_sf
 
 # Student (1908) sleep data (R's `sleep`): extra hours of sleep, drug 2 minus drug 1, for the
 # same 10 patients. Paired t-test: mean 1.58, t = 4.0621 on 9 df, so SE = 1.58 / 4.0621.
@@ -71,32 +72,148 @@ def test_paired_se_on_binary_pairs_is_the_proportions_formula_with_n_minus_1():
     assert stats.paired_se(diffs) == pytest.approx(expected, rel=1e-12)
 
 
-def test_z_sum_and_mde():
-    # (z_0.975 + z_0.8) = 1.95996 + 0.84162
-    assert stats.z_sum() == pytest.approx(2.80158, abs=1e-5)
-    assert stats.mde(0.01, 1000) == pytest.approx(0.0280158, abs=1e-6)
-    # Whole-item flips: an exact test needs 6 one-way flips at alpha 0.05.
-    assert stats.min_differing_items(0.05) == 6
-    assert stats.min_differing_items(0.01) == 8
-    assert stats.mde(0.0, 100, flip_unit=1.0) == pytest.approx(0.06)
-    assert stats.mde(0.05, 100, flip_unit=1.0) == pytest.approx(0.05 * 2.80158, abs=1e-5)
-    assert stats.mde(0.0, 100) == 0.0
-    # Fewer items than that: nothing is ever detectable.
-    assert stats.mde(0.1, 5) == math.inf
-    # A stricter alpha (e.g. Holm over several checks) raises the MDE.
-    assert stats.mde(0.01, 1000, alpha=0.01) > stats.mde(0.01, 1000)
+def test_t_quantiles_and_tails_match_the_tables():
+    # Student t table (two-sided 95%: 0.975 quantile) and R's qt()
+    for df, expected in ((1, 12.7062), (2, 4.3027), (7, 2.3646), (30, 2.0423), (120, 1.9799), (1000, 1.9623)):
+        assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-4)
+    assert t_quantile(0.995, 9) == pytest.approx(3.2498, abs=1e-4)
+    assert t_quantile(0.025, 7) == pytest.approx(-2.3646, abs=1e-4)
+    assert t_quantile(0.975, 10**6) == pytest.approx(1.95996, abs=1e-4)
+    assert 2 * t_sf(4.0621, 9) == pytest.approx(0.002833, abs=2e-6)  # the sleep data's p-value
+    assert t_sf(0.0, 5) == pytest.approx(0.5) and t_sf(-1.0, 3) == pytest.approx(1 - t_sf(1.0, 3))
 
 
-def test_items_needed_scales_with_the_square_of_the_mde_ratio():
-    se, n = 0.02, 100
-    at = stats.mde(se, n)
-    assert stats.items_needed(se, n, at) == n
-    assert stats.items_needed(se, n, at / 2) == 4 * n
-    assert stats.items_needed(0.0, 10, 0.05, flip_unit=1.0) == 120  # 6 flips of 1 item = 5 points
-    assert stats.items_needed(se, n, 0.0) is None
-    # At the suggested item count (SE shrinking as 1/sqrt(n)) the MDE meets the target.
-    need = stats.items_needed(se, n, 0.03)
-    assert stats.mde(se * math.sqrt(n / need), need) <= 0.03 + 1e-9
+def test_paired_t_on_the_sleep_data():
+    # R: t.test(extra ~ group, paired = TRUE): t = -4.0621, df = 9, p = 0.002833,
+    # 95% CI of the mean difference 0.7001 to 2.4599.
+    test = stats.paired_t(SLEEP_DIFFS)
+    # The t-test's 0.0028 is below what any exact sign-flip test over the 9 patients whose
+    # sleep changed can reach (2 x 0.5^9 = 0.0039): the guard keeps the gate from trusting
+    # the normal tail further than the data allow.
+    assert 2 * t_sf(4.0621, 9) < 2 * 0.5**9 == test.p_value and test.method == "paired-t"
+    assert test.ci95 == pytest.approx((0.7001, 2.4599), abs=1e-4)
+    assert test.p_better < test.p_worse and not test.worse
+    # Against a margin: better by more than 0.5 hours? t = (1.58 - 0.5) / SE
+    shifted = stats.paired_t(SLEEP_DIFFS, tol=1.0)
+    assert shifted.p_better == pytest.approx(t_sf((1.58 - 1.0) / stats.paired_se(SLEEP_DIFFS), 9))
+
+
+def test_paired_t_guards():
+    # No item differs: p = 1 both ways and the interval is the zero-discordance score
+    # interval, never zero width.
+    zero = stats.paired_t([0.0] * 20)
+    assert zero.p_worse == zero.p_better == 1.0
+    assert zero.ci95 == pytest.approx((-stats.zero_spread_halfwidth(20), stats.zero_spread_halfwidth(20)))
+    assert zero.ci95[1] > 0
+    # Every item worse by the same amount: zero spread, but no exact test can go below
+    # 0.5^m one-sided with m items.
+    assert stats.paired_t([-0.5, -0.5]).p_worse == pytest.approx(0.25)
+    assert stats.paired_t([-0.25] * 5 + [0.0] * 10).p_worse >= 0.5**5
+
+
+def test_one_sided_and_mid_p_mcnemar():
+    # Fagerland, Lydersen & Laake (2013): b = 1, c = 7: exact one-sided 9/256, mid-p
+    # two-sided 0.039.
+    assert stats.mcnemar_one_sided_p(7, 1) == pytest.approx(9 / 256)
+    assert 2 * stats.mcnemar_one_sided_p(7, 1, mid_p=True) == pytest.approx(0.039, abs=5e-4)
+    assert stats.mcnemar_one_sided_p(1, 7) == pytest.approx(1 - 1 / 256)  # P(X >= 1)
+    assert stats.mcnemar_one_sided_p(0, 0) == 1.0
+    for b, c in [(3, 9), (12, 2), (0, 6)]:
+        two = min(1.0, 2 * min(stats.mcnemar_one_sided_p(b, c), stats.mcnemar_one_sided_p(c, b)))
+        assert two == pytest.approx(stats.mcnemar_exact_p(b, c))
+    test = stats.paired_binary(12, 2, 100, mid_p=True)
+    assert test.method == "mcnemar-midp" and test.p_worse < stats.mcnemar_one_sided_p(12, 2)
+
+
+def test_tango_score_test_and_interval():
+    # The restricted MLE of the discordance equals a brute-force maximisation.
+    b, c, n, delta = 12, 3, 100, -0.05
+    p_b = np.linspace(0.05 + 1e-9, 0.525 - 1e-9, 400001)
+    loglik = b * np.log(p_b) + c * np.log(p_b + delta) + (n - b - c) * np.log(1 - 2 * p_b - delta)
+    assert stats._tango_discordance(b, c, n, delta) == pytest.approx(2 * p_b[loglik.argmax()] + delta, abs=1e-5)
+    # At a zero margin the score statistic is McNemar's z.
+    assert stats.tango_z(12, 3, 100, 0.0) == pytest.approx((3 - 12) / math.sqrt(15))
+    lo, hi = stats.tango_interval(12, 3, 100)
+    assert lo < -0.09 < hi < 0  # holds the estimate, and here excludes 0
+    assert stats.tango_z(12, 3, 100, lo) == pytest.approx(stats.z(0.975), abs=1e-6)
+    # No discordant pair: +-q^2 / (n + q^2), never zero width.
+    assert stats.tango_interval(0, 0, 400) == pytest.approx((-0.0095123, 0.0095123), abs=1e-6)
+
+
+def test_tango_non_inferiority_test_holds_its_level_at_the_margin():
+    # H0 at the margin: current worse by exactly 3 points; reject "not worse than 3 points"
+    # at one-sided 2.5% about 2.5% of the time.
+    rng = np.random.default_rng(3)
+    n, p_b, p_c = 400, 0.08, 0.05
+    draws = rng.multinomial(n, [p_b, p_c, 1 - p_b - p_c], size=4000)
+    rejected = np.mean([stats.paired_binary(int(b), int(c), n, 0.03).p_worse < 0.025 for b, c, _ in draws])
+    assert 0.01 <= rejected <= 0.04
+
+
+def test_exact_power_matches_a_simulation():
+    # One sample per item, 95% accuracy, discordance 6%: the power of the one-sided exact
+    # test at alpha / 2 = 2.5% against a 10-point drop, computed vs simulated.
+    model = stats.PowerModel(100, math.sqrt(0.06), True, 0.95, 0.03, 1.0)
+    delta = 0.10
+    power = stats._binary_power(model, delta, 0.05)
+    psi = model.variance(delta) + delta**2
+    share = (psi + delta) / (2 * psi)
+    rng = np.random.default_rng(0)
+    d = rng.binomial(100, psi, size=20000)
+    worse = rng.binomial(d, share)
+    crit = stats._critical_losses(0.05, False)
+    simulated = np.mean(worse >= crit[d])
+    assert power == pytest.approx(simulated, abs=0.015)
+
+
+def test_mde_is_the_drop_with_80_percent_power():
+    binary = stats.PowerModel(100, math.sqrt(0.059), True, 0.95, 0.0295, 1.0)
+    mde = stats.mde(binary)
+    assert stats._binary_power(binary, mde, 0.05) == pytest.approx(0.8, abs=0.01)
+    # near the ceiling and with one sample per item the exact test needs far more than
+    # 2.8 x the null SE (the issue's 100 items x 1 sample at 95%: 6.8 points printed, 12.1
+    # needed)
+    assert mde > 1.5 * 2.8 * math.sqrt(0.059 / 100)
+    # a stricter alpha (Holm over several cells) raises it; more items lower it
+    assert stats.mde(binary, alpha=0.01) > mde > stats.mde(binary.scaled(400))
+    # several samples per item: the paired t-test divides by the SE of the runs it sees, so
+    # delta = (t + z) SE1(delta), with SE1 the SE when the current run is worse by delta
+    means = stats.PowerModel(100, 0.1, False, 0.7, 0.12, 8.0)
+    d = stats.mde(means)
+    q = stats.t_quantile(0.975, 99)
+    assert d == pytest.approx((q + stats.z(0.8)) * math.sqrt(means.variance(d) / 100), rel=1e-6)
+    assert means.variance(d) > means.variance(0) == pytest.approx(0.01)
+    # one sample per item with a tolerance (Tango's test): Connor's formula, the null
+    # variance taken at the alternative's discordance
+    tol = 0.02
+    d = stats.mde(binary, tol=tol)
+    psi = binary.variance(d) + d * d
+    assert d == pytest.approx(tol + stats.z(0.975) * math.sqrt((psi - tol**2) / 100) + stats.z(0.8) * math.sqrt(binary.variance(d) / 100), rel=1e-6)
+    # no per-sample model (maj@k, tokens): the spread is taken as unchanged
+    flat = stats.PowerModel(100, 0.1)
+    assert stats.mde(flat) == pytest.approx((q + stats.z(0.8)) * 0.01)
+    # a tolerance adds to it: a drop the size of the tolerance is allowed
+    assert stats.mde(flat, tol=0.02) > 0.02 + stats.mde(flat) - 1e-9
+    # too few items for any exact test: nothing is detectable
+    assert stats.mde(stats.PowerModel(5, 0.2, False, 0.5, 0.1, 4.0)) == math.inf
+    assert stats.min_differing_items(0.05) == 6 and stats.min_differing_items(0.01) == 8
+
+
+def test_identical_runs_get_the_whole_item_floor():
+    # No spread at all (a deterministic endpoint): changes come as whole items, and at
+    # least 6 must differ for any exact test; the MDE is where that happens 80% of the time.
+    model = stats.PowerModel(200, 0.0, False, 0.5, 0.0, 4.0)
+    d = stats.mde(model)
+    share = 0.5 * (1 - (1 - d / 0.5) ** 4)
+    assert stats._binomial_at_least(200, share, 6) == pytest.approx(0.8, abs=0.01)
+
+
+def test_items_needed_reaches_the_target():
+    for model in (stats.PowerModel(100, math.sqrt(0.06), True, 0.95, 0.03, 1.0), stats.PowerModel(50, 0.2, False, 0.7, 0.1, 4.0)):
+        need = stats.items_needed(model, 0.05)
+        assert stats.mde(model.scaled(need)) <= 0.05 < stats.mde(model.scaled(int(need * 0.95)))
+    assert stats.items_needed(stats.PowerModel(100, 0.1), 0.0) is None
+    assert stats.items_needed(stats.PowerModel(100, 0.1), 0.02, tol=0.02) is None  # the target must exceed the tolerance
 
 
 def test_holm_adjustment():
@@ -105,48 +222,6 @@ def test_holm_adjustment():
     assert stats.holm([0.2]) == [0.2]
     assert stats.holm([0.5, 0.9]) == [1.0, 1.0]
     assert stats.holm([]) == []
-
-
-def test_bootstrap_no_difference_and_reproducibility():
-    zero = stats.paired_bootstrap([0.0] * 20)
-    assert zero.p_value == 1.0 and zero.ci95 == (0.0, 0.0)
-    rng = np.random.default_rng(3)
-    diffs = rng.normal(0.1, 0.3, size=40)
-    a, b = stats.paired_bootstrap(diffs), stats.paired_bootstrap(diffs)
-    assert a == b  # fixed seed: the same answer every run
-    assert a.ci95[0] < diffs.mean() < a.ci95[1]
-
-
-def test_bootstrap_agrees_with_the_paired_t_test_on_the_sleep_data():
-    boot = stats.paired_bootstrap(SLEEP_DIFFS, resamples=20000)
-    assert 0.001 < boot.p_value < 0.02  # paired t-test: p = 0.0028
-    lo, hi = boot.ci95
-    assert lo == pytest.approx(0.86, abs=0.15) and hi == pytest.approx(2.30, abs=0.25)  # t CI 0.70..2.46
-
-
-def test_bootstrap_tail_beyond_the_resampling_resolution():
-    # 4000 resamples cannot count a tail below 1/4001; a Holm adjustment over many cells
-    # needs smaller p-values than that, so the far tail comes from a normal fit.
-    rng = np.random.default_rng(5)
-    boot = stats.paired_bootstrap(rng.normal(-0.3, 0.2, size=100))
-    assert boot.p_value < 1e-6
-    assert boot.p_value >= stats.exact_floor_p(100)
-
-
-def test_bootstrap_never_beats_the_exact_floor_on_tiny_samples():
-    # Two items that both dropped by half: zero spread, and the plain bootstrap would say
-    # p ~ 0. No exact test can go below 2 * 0.5^2 = 0.5 with two items.
-    assert stats.paired_bootstrap([-0.5, -0.5]).p_value >= 0.5
-    assert stats.paired_bootstrap([-0.25] * 5 + [0.0] * 10).p_value >= 2 * 0.5**5
-    assert stats.paired_bootstrap([0.4]).p_value == 1.0
-
-
-def test_bootstrap_p_values_are_calibrated_under_the_null():
-    rng = np.random.default_rng(11)
-    rejections = sum(
-        stats.paired_bootstrap(rng.normal(0, 1, size=30), resamples=1000, seed=i).p_value < 0.05 for i in range(300)
-    )
-    assert 3 <= rejections <= 27  # 5% of 300 = 15
 
 
 def test_exact_floor_matches_mcnemar_with_one_way_discordance():

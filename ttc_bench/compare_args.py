@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import math
 
-METRICS = ("pass@1", "maj@k", "tokens")
+# pass@1-strict: pass@1 with errored samples counted as wrong; errors: the paired error rate.
+METRICS = ("pass@1", "pass@1-strict", "maj@k", "errors", "tokens")
 
 
 def parse_fraction(text: str, *, allow_above_one: bool = False) -> float:
@@ -45,16 +46,22 @@ def add_compare_arguments(parser: argparse.ArgumentParser, *, positionals: bool 
         parser.add_argument("current", help="current run folder (or its summary.json)")
     g = parser.add_argument_group("regression gate")
     g.add_argument("--max-drop", type=parse_fraction, default=0.0, metavar="DROP",
-                   help="accuracy drop tolerated before a significant drop fails the gate: 0.02 or 2%% (default: 0)")
+                   help="accuracy drop tolerated: the gate fails only when the drop is significantly larger "
+                        "than this (non-inferiority test), 0.02 or 2%% (default: 0)")
     g.add_argument("--max-token-increase", type=_token_fraction, default=None, metavar="INCREASE",
-                   help="gate token cost too: fail when tokens per item rise significantly by more than this, e.g. 20%% or 0.2")
+                   help="gate token cost too: fail when tokens per item rise significantly more than this, e.g. 20%% or 0.2")
+    g.add_argument("--max-error-increase", type=parse_fraction, default=0.0, metavar="RISE",
+                   help="rise of the error rate (requests that finally failed) tolerated, in points: 0.01 or 1%% (default: 0)")
     g.add_argument("--mde-target", type=_positive_fraction, default=None, metavar="EFFECT",
-                   help="smallest accuracy drop the gate must be able to detect, else the verdict is "
-                        "inconclusive (default: --max-drop; 5%% = 5 points when --max-drop is 0)")
+                   help="accuracy drop the gate must detect with 80%% power, else the verdict is inconclusive "
+                        "(default: --max-drop + 5 points)")
+    g.add_argument("--mid-p", action="store_true",
+                   help="one sample per item: use the mid-p McNemar test (closer to the nominal level, more power) "
+                        "instead of the exact one")
     g.add_argument("--fail-inconclusive", action="store_true",
                    help="exit 1 also when a gated metric is inconclusive (the suite is too small to see the target)")
     g.add_argument("--metrics", nargs="+", choices=METRICS, default=list(METRICS), metavar="METRIC",
-                   help="metrics to compare: pass@1 maj@k tokens (default: all)")
+                   help="metrics to compare: pass@1 pass@1-strict maj@k errors tokens (default: all)")
     g.add_argument("--junit", metavar="PATH", help="write JUnit XML (one test case per task x budget x metric)")
     g.add_argument("--markdown", metavar="PATH", help="write the markdown report (also appended to $GITHUB_STEP_SUMMARY when set)")
     g.add_argument("--json", dest="json_path", metavar="PATH", help="write the comparison as JSON")

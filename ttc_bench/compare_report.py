@@ -20,18 +20,18 @@ from pathlib import Path
 from .compare import Comparison, MetricResult, exit_code, fmt_effect, fmt_mde, fmt_p
 from .errors import UserError
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2  # 2: p_worse, p_better, correlation, in_family, alpha; errors and pass@1-strict cells
 _STYLE = {"regression": "bold red", "improvement": "green", "inconclusive": "yellow", "ok": "", "ungated": "dim"}
 _ICON = {"regression": "❌", "improvement": "🟢", "inconclusive": "⚠️", "ok": "✅", "ungated": "➖"}
 
 
 def _value(r: MetricResult, x: float) -> str:
-    return f"{100 * x:.1f}%" if r.kind == "accuracy" else f"{x:,.0f}"
+    return f"{x:,.0f}" if r.kind == "tokens" else f"{100 * x:.1f}%"
 
 
 def _ci(r: MetricResult) -> str:
     lo, hi = r.ci95
-    if r.kind == "accuracy":
+    if r.kind != "tokens":
         return f"{100 * lo:+.1f} to {100 * hi:+.1f}"
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return "n/a"
@@ -48,14 +48,24 @@ def _verdict_text(r: MetricResult) -> str:
     return r.verdict
 
 
+def _corr(r: MetricResult) -> str:
+    return "-" if r.correlation is None else f"{r.correlation:.2f}"
+
+
 def _row(r: MetricResult) -> list[str]:
     return [
         r.task, r.budget, r.metric, str(r.items), _value(r, r.baseline), _value(r, r.current),
-        fmt_effect(r.diff, r.kind, signed=True), _ci(r), _p(r), fmt_mde(r), _verdict_text(r),
+        fmt_effect(r.diff, r.kind, signed=True), _ci(r), _p(r), _corr(r), fmt_mde(r), _verdict_text(r),
     ]
 
 
-HEADERS = ["task", "budget", "metric", "items", "baseline", "current", "change", "95% CI", "p", "MDE", "verdict"]
+HEADERS = ["task", "budget", "metric", "items", "baseline", "current", "change", "95% CI", "p", "r", "MDE", "verdict"]
+CAPTION = (
+    "accuracy and errors in %, changes in points; tokens per item (k samples), changes in %; "
+    "pass@1-strict counts errored samples as wrong; p: the change beyond the tolerance, "
+    "Holm-adjusted over gated checks; r: between-run correlation of the item values; "
+    "MDE: the change detected with power 0.8, tolerance included"
+)
 
 
 def _run_line(run: dict) -> str:
@@ -85,8 +95,7 @@ def render_table(c: Comparison):
     table = Table(
         title=f"baseline {_run_line(c.baseline)}\ncurrent  {_run_line(c.current)}",
         title_justify="left",
-        caption="accuracy in %, changes in points; tokens per item (k samples), changes in %; "
-        "p Holm-adjusted over gated checks; MDE = smallest change detectable (power 0.8)",
+        caption=CAPTION,
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -124,8 +133,10 @@ def to_markdown(c: Comparison) -> str:
         "",
         f"- **baseline**: `{_run_line(c.baseline)}`",
         f"- **current**: `{_run_line(c.current)}`",
-        f"- paired {c.paired['items']} items, {c.paired['samples']} samples; tolerance: accuracy drop "
-        f"{fmt_effect(c.settings.max_drop, 'accuracy')}"
+        f"- paired {c.paired['items']} items, {c.paired['samples']} scored samples"
+        + (f" ({c.paired['errored_pairs']} errored in one run or both)" if c.paired.get("errored_pairs") else "")
+        + f"; tolerance: accuracy drop {fmt_effect(c.settings.max_drop, 'accuracy')}, "
+        f"error-rate rise {fmt_effect(c.settings.max_error_increase, 'errors')}"
         + (
             f", token increase {fmt_effect(c.settings.max_token_increase, 'tokens')}"
             if c.settings.max_token_increase is not None
@@ -145,11 +156,14 @@ def to_markdown(c: Comparison) -> str:
         lines += [""] + [f"- note: {_md_escape(n)}" for n in c.notes]
     lines += [
         "",
-        "<sub>Accuracy in %, changes in points; tokens per item, changes in % of the baseline. "
-        "p: exact McNemar (one sample per item) or paired bootstrap over items, Holm-adjusted over "
-        f"{c.paired['gated_cells']} gated checks. MDE: smallest change detectable with power 0.8. "
-        "A regression needs a significant change beyond the tolerance; inconclusive means the suite is "
-        "too small to see the target change.</sub>",
+        "<sub>Accuracy and error rates in %, changes in points; tokens per item, changes in % of the "
+        "baseline; pass@1-strict counts errored samples as wrong. p: the change beyond the tolerance "
+        f"({'mid-p' if c.settings.mid_p else 'exact'} McNemar or Tango's score test for one sample per item, "
+        f"the paired t-test otherwise), Holm-adjusted over {c.paired.get('holm_family', c.paired['gated_cells'])} "
+        "checks in which some item differs. r: between-run correlation of the item values. MDE: the change "
+        "detected with power 0.8, tolerance included. A regression needs the change to be significantly "
+        "beyond the tolerance (the Holm-level interval entirely beyond it); inconclusive means the suite "
+        "is too small to see the target change. See docs/ci.md.</sub>",
         "",
     ]
     return "\n".join(lines)
@@ -190,7 +204,7 @@ def _details(r: MetricResult) -> str:
     return (
         f"baseline {_value(r, r.baseline)}, current {_value(r, r.current)}, change "
         f"{fmt_effect(r.diff, r.kind, signed=True)} (95% CI {_ci(r)}), p={_p(r)} ({r.method}), "
-        f"MDE {fmt_mde(r)}, items {r.items}, k {r.k}: {r.verdict}: {r.reason}"
+        f"between-run r {_corr(r)}, MDE {fmt_mde(r)}, items {r.items}, k {r.k}: {r.verdict}: {r.reason}"
     )
 
 
@@ -225,6 +239,7 @@ def to_junit(c: Comparison) -> str:
             ("baseline_model", c.baseline.get("model") or ""),
             ("current_model", c.current.get("model") or ""),
             ("max_drop", str(c.settings.max_drop)),
+            ("max_error_increase", str(c.settings.max_error_increase)),
             ("max_token_increase", "" if c.settings.max_token_increase is None else str(c.settings.max_token_increase)),
         ):
             ET.SubElement(props, "property", {"name": name, "value": str(value)})

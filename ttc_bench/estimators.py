@@ -1,20 +1,27 @@
-"""Per-item estimators and error bars: pass@k, maj@k (exact, every k at once), SE, bootstrap.
+"""Per-item estimators and error bars: pass@k, maj@k (exact, every k at once), intervals.
 
 Pure numeric functions; scoring.py applies them to sample rows. Definitions (DESIGN.md):
 
-- pass@k of one item = 1 - C(n-c, k) / C(n, k)   (unbiased, k <= n)
+- pass@k of one item = 1 - C(n-c, k) / C(n, k)   (unbiased, k <= n; Chen et al., 2021)
 - maj@k of one item  = expected majority-vote correctness over all size-k subsets of its n
   samples; unparsed samples do not vote; a tie splits credit evenly among the tied
   answers; a subset with no votes scores 0.
 
 maj@k depends only on the answer-count histogram, so it is computed once per distinct
 histogram for every k = 1..n with generating functions (see :func:`maj_curve`).
+
+Error bars treat the item as the unit of replication (Miller 2024, "Adding Error Bars to
+Evals", arXiv 2411.00640): the SE of a mean over items is sd(item values) / sqrt(items).
+The 95% interval of a [0, 1]-bounded mean is :func:`bounded_interval`: a Wilson score
+interval on the effective number of trials, with Student t quantiles (see there for why).
+Student t and normal quantiles are computed here (no scipy).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from math import comb, sqrt
+from math import atan, comb, cos, erfc, inf, isfinite, pi, sin, sqrt, tan
+from statistics import NormalDist
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -241,17 +248,150 @@ def maj_at_k(answers: dict[str, tuple[int, bool]], unparsed: int, k: int) -> flo
     return float(maj_curve(classes, unparsed)[k - 1])
 
 
+# ---------------------------------------------------------------------------- distributions
+
+
+def normal_quantile(q: float) -> float:
+    """Standard normal quantile."""
+    return NormalDist().inv_cdf(q)
+
+
+def normal_sf(x: float) -> float:
+    """P(Z > x) for a standard normal Z, accurate far into the tail (erfc, not 1 - cdf)."""
+    return 0.5 * erfc(x / sqrt(2.0))
+
+
+# Beyond this many degrees of freedom Student's t is the normal to far better than 1e-6.
+_T_NORMAL_DF = 100_000
+
+
+def _t_central(t: float, df: int) -> float:
+    """P(|T| <= |t|) for Student's t with integer df >= 1.
+
+    The finite series of Abramowitz & Stegun 26.7.3 (odd df) and 26.7.4 (even df) in
+    theta = atan(|t| / sqrt(df)): exact for integer df, which is all the tools here need
+    (df = items - 1).
+    """
+    if df > _T_NORMAL_DF:
+        return 1.0 - 2.0 * normal_sf(abs(t))
+    theta = atan(abs(t) / sqrt(df))
+    s, c = sin(theta), cos(theta)
+    c2 = c * c
+    if df % 2:
+        total = theta
+        if df > 1:
+            j = np.arange(1, (df - 3) // 2 + 1)
+            total += s * c * (1.0 + float(np.cumprod(c2 * (2 * j) / (2 * j + 1)).sum()))
+        return min(1.0, 2.0 / pi * total)
+    j = np.arange(1, (df - 2) // 2 + 1)
+    return min(1.0, s * (1.0 + float(np.cumprod(c2 * (2 * j - 1) / (2 * j)).sum())))
+
+
+def t_sf(t: float, df: int) -> float:
+    """P(T > t) for Student's t with integer df >= 1 (the one-sided p-value of a t-test)."""
+    if not isfinite(t):
+        return 0.0 if t > 0 else 1.0
+    central = _t_central(t, df)
+    return (1.0 - central) / 2 if t >= 0 else (1.0 + central) / 2
+
+
+@lru_cache(maxsize=1024)
+def t_quantile(q: float, df: int) -> float:
+    """Student's t quantile for integer df >= 1 (bisection on the exact cdf above)."""
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"quantile level must be in (0, 1), got {q}")
+    if df < 1:
+        raise ValueError(f"t quantiles need df >= 1, got {df}")
+    if q == 0.5:
+        return 0.0
+    target = abs(2 * q - 1)
+    lo, hi = 0.0, pi / 2  # bisect on theta = atan(t / sqrt(df)): a bounded, monotone scale
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if _t_central(sqrt(df) * tan(mid), df) < target:
+            lo = mid
+        else:
+            hi = mid
+    value = sqrt(df) * tan((lo + hi) / 2)
+    return value if q > 0.5 else -value
+
+
+def t95(items) -> np.ndarray | float:
+    """The two-sided 95% Student t quantile on items - 1 degrees of freedom (inf below 2 items)."""
+    if np.ndim(items) == 0:
+        return t_quantile(0.975, int(items) - 1) if items >= 2 else inf
+    items = np.asarray(items, dtype=int)
+    return np.array([t_quantile(0.975, int(n) - 1) if n >= 2 else inf for n in items.ravel()]).reshape(items.shape)
+
+
 # ---------------------------------------------------------------------------- error bars
 
 
-def mean_se(values: Iterable[float]) -> dict:
-    """Mean of item-level values, its standard error and the normal 95% interval (clipped to 0..1)."""
+def bounded_intervals(mean, se, items, trials) -> tuple[np.ndarray, np.ndarray]:
+    """95% intervals for means of [0, 1]-bounded item values (vectorised over columns).
+
+    The Wilson score interval with continuity correction (Newcombe 1998, "Two-sided
+    confidence intervals for the single proportion", method 4) on the *effective* number
+    of trials, with the Student t quantile on items - 1 degrees of freedom in place of the
+    normal one:
+
+    - n_eff = p(1 - p) / se^2 is the number of independent 0/1 trials that would give the
+      observed SE over items (the design-effect idea of Korn & Graubard 1998 for clustered
+      proportions). Away from 0 and 1 the interval is close to mean +- t se; near them it
+      stays inside [0, 1] and is asymmetric, as the sampling distribution is.
+    - n_eff is capped at ``trials``, the independent trials the data hold (pass@1: the
+      scored samples; a k-sample metric: samples / k): a mean of Bernoulli trials never
+      varies less than p(1 - p) / trials, so an item spread that happens to be tiny (every
+      item right, say) cannot shrink the interval to nothing. No interval has zero width.
+    - t on items - 1 df: the SE itself is estimated from few items.
+    - the continuity correction: near 0 and 1 only a handful of trials decide the figure
+      and the plain Wilson interval then undercovers (one miss in 300 trials, say); the
+      corrected one keeps coverage at or above 95% (benchmarks/coverage.py). With fewer
+      than one effective success (failure) the interval reaches 0 (1).
+
+    Fewer than two items: no spread can be estimated and the interval is [0, 1].
+    Returns (low, high) arrays (NaN where the mean is NaN).
+    """
+    mean = np.atleast_1d(np.asarray(mean, dtype=float))
+    se = np.broadcast_to(np.asarray(se, dtype=float), mean.shape)
+    items = np.broadcast_to(np.asarray(items, dtype=float), mean.shape)
+    trials = np.broadcast_to(np.asarray(trials, dtype=float), mean.shape)
+    p = np.clip(np.nan_to_num(mean), 0.0, 1.0)
+    q = np.asarray(t95(np.nan_to_num(items).astype(int)), dtype=float).reshape(mean.shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        n = np.where(se > 0, p * (1 - p) / (se * se), np.inf)
+        n = np.minimum(n, np.maximum(trials, items))
+        q2 = q * q
+        root_lo = np.sqrt(np.maximum(0.0, q2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1)))
+        root_hi = np.sqrt(np.maximum(0.0, q2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1)))
+        lo = (2 * n * p + q2 - 1 - q * root_lo) / (2 * (n + q2))
+        hi = (2 * n * p + q2 + 1 + q * root_hi) / (2 * (n + q2))
+    # Fewer than one effective success (failure): nothing excludes 0 (1). The formula
+    # assumes whole counts and would otherwise put the bound past the estimate.
+    lo = np.where(n * p < 1, 0.0, np.clip(np.minimum(lo, p), 0.0, 1.0))
+    hi = np.where(n * (1 - p) < 1, 1.0, np.clip(np.maximum(hi, p), 0.0, 1.0))
+    few = ~(items >= 2) | ~np.isfinite(q)
+    lo, hi = np.where(few, 0.0, lo), np.where(few, 1.0, hi)
+    missing = np.isnan(mean)
+    return np.where(missing, np.nan, lo), np.where(missing, np.nan, hi)
+
+
+def bounded_interval(mean: float, se: float, items: int, trials: float | None = None) -> list[float]:
+    """One :func:`bounded_intervals` interval; ``trials`` defaults to ``items`` (each item one
+    0/1 trial: the widest, i.e. safest, cap when the trial count is unknown)."""
+    lo, hi = bounded_intervals(mean, se, items, items if trials is None else trials)
+    return [float(lo[0]), float(hi[0])]
+
+
+def mean_se(values: Iterable[float], trials: float | None = None) -> dict:
+    """Mean of [0, 1]-bounded item values, its SE over items and its 95% interval
+    (:func:`bounded_interval`; ``trials``: the independent 0/1 trials behind the values)."""
     arr = np.asarray(list(values), dtype=float)
     if arr.size == 0:
         return {"mean": None, "se": None, "ci95": [None, None], "n": 0}
     mean = float(arr.mean())
     se = float(arr.std(ddof=1) / sqrt(arr.size)) if arr.size > 1 else 0.0
-    return {"mean": mean, "se": se, "ci95": [max(0.0, mean - Z95 * se), min(1.0, mean + Z95 * se)], "n": int(arr.size)}
+    return {"mean": mean, "se": se, "ci95": bounded_interval(mean, se, arr.size, trials), "n": int(arr.size)}
 
 
 def bootstrap_weights(items: int, seed: int = BOOTSTRAP_SEED, resamples: int = BOOTSTRAP_RESAMPLES) -> np.ndarray:
@@ -316,10 +456,11 @@ def column_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return mean, se, count
 
 
-def stat_dict(mean: float, se: float, n: int, ci95: Sequence[float] | None = None) -> dict:
-    """The {mean, se, ci95, n} record used for every accuracy figure in summary.json."""
+def stat_dict(mean: float, se: float, n: int, ci95: Sequence[float] | None = None, trials: float | None = None) -> dict:
+    """The {mean, se, ci95, n} record used for every accuracy figure in summary.json
+    (``ci95`` defaults to :func:`bounded_interval` with ``trials``)."""
     if n == 0 or mean != mean:
         return {"mean": None, "se": None, "ci95": [None, None], "n": 0}
     if ci95 is None:
-        ci95 = [max(0.0, mean - Z95 * se), min(1.0, mean + Z95 * se)]
+        ci95 = bounded_interval(mean, se, n, trials)
     return {"mean": float(mean), "se": float(se), "ci95": [float(ci95[0]), float(ci95[1])], "n": int(n)}

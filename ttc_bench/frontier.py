@@ -4,6 +4,12 @@ A strategy is a (budget, k, method) point: a reasoning budget, k samples per ite
 to turn them into one answer. ``maj@k`` (a majority vote; k = 1 is a single sample) is
 deployable as is. ``pass@k`` needs an oracle that recognises a correct answer among k, so
 it gets its own frontier ("with oracle") instead of hiding every deployable strategy.
+
+Token costs are measured, so they are noisy too: two budgets that spent 38.9 and 39.3
+tokens per item cost the same as far as the data can tell. :func:`merge_cost_ties` folds a
+frontier point into the next, more accurate one when their costs are within noise of each
+other (the caller decides what "within noise" means; scoring.py uses the item bootstrap),
+and records the folded points in ``cost_ties``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ def candidates(groups: list[dict], budget_order: list[str], methods=ORACLE) -> l
                         "tokens_per_item": p["tokens_per_item"],
                         "accuracy": stat["mean"],
                         "ci95": stat["ci95"],
+                        "tokens_ci95": p.get("tokens_ci95"),
                         "cost_per_item": p.get("cost_per_item"),
                         "flops_per_item": p.get("flops_per_item"),
                     }
@@ -64,6 +71,23 @@ def pareto_frontier(points: list[dict], methods=DEPLOYABLE) -> list[dict]:
             frontier.append({key: v for key, v in p.items() if key != "budget_rank"})
             best = p["accuracy"]
     return frontier
+
+
+def merge_cost_ties(frontier: list[dict], same_cost) -> list[dict]:
+    """Fold each frontier point whose cost is within noise of the next (more accurate) one
+    into it: at the same cost, as far as the data tell, the more accurate one is the better
+    strategy. ``same_cost(cheaper, dearer) -> bool``. A kept point lists what it absorbed in
+    ``cost_ties`` (budget, k, method, tokens_per_item, accuracy), cheapest first.
+    """
+    kept: list[dict] = []
+    for point in frontier:
+        point = dict(point, cost_ties=list(point.get("cost_ties") or []))
+        while kept and same_cost(kept[-1], point):
+            tied = kept.pop()
+            summary = {key: tied[key] for key in ("budget", "k", "method", "tokens_per_item", "accuracy")}
+            point["cost_ties"] = tied["cost_ties"] + [summary] + point["cost_ties"]
+        kept.append(point)
+    return kept
 
 
 def strategy_name(point: dict) -> str:
@@ -100,6 +124,14 @@ def segments(frontier: list[dict]) -> list[list[dict]]:
     return runs
 
 
+def _ties_text(run: list[dict]) -> str:
+    ties = [t for p in run for t in p.get("cost_ties") or []]
+    if not ties:
+        return ""
+    names = ", ".join(f"budget {t['budget']} with {strategy_name(t)} ({100 * t['accuracy']:.1f}%)" for t in ties)
+    return f"; {names} cost{'s' if len(ties) == 1 else ''} the same within noise and {'is' if len(ties) == 1 else 'are'} less accurate"
+
+
 def describe(frontier: list[dict]) -> list[str]:
     """One sentence per frontier segment: 'at about T tokens per item the best strategy is ...'."""
     lines = []
@@ -109,13 +141,13 @@ def describe(frontier: list[dict]) -> list[str]:
         if len(run) == 1:
             lines.append(
                 f"at about {tokens_text(first['tokens_per_item'])} tokens per item the best strategy is "
-                f"budget {first['budget']} with {strategy_name(first)} ({acc})"
+                f"budget {first['budget']} with {strategy_name(first)} ({acc}){_ties_text(run)}"
             )
             continue
         lines.append(
             f"at about {tokens_text(first['tokens_per_item'])}-{tokens_text(last['tokens_per_item'])} tokens per "
             f"item the best strategy is budget {first['budget']} with {strategy_name(first)} to "
-            f"{strategy_name(last)} ({acc} to {100 * last['accuracy']:.1f}%)"
+            f"{strategy_name(last)} ({acc} to {100 * last['accuracy']:.1f}%){_ties_text(run)}"
         )
     return lines
 

@@ -290,8 +290,10 @@ def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> d
             values += [f["used_median"], f["used_p90"]]
             peak = max(f["used_p90"], f["requested_tokens"] or 0)
             note = f"cut off {100 * f['cut_off_rate']:.0f}%"
-            if f["control"] is not None:
-                note += f"\nwithin {100 * f['control']:.0f}%"
+            # schema 3: the share of samples within budget; schema 2 called it control
+            within = f.get("within_budget_share", f.get("control"))
+            if within is not None:
+                note += f"\nwithin {100 * within:.0f}%"
             ax.text(x, peak, note, ha="center", va="bottom", fontsize=8)
         if len(runs) > 1:
             handles.append(Patch(color=color, label=label))

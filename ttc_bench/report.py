@@ -59,6 +59,30 @@ def _flops(value: float | None) -> str:
     return "-" if value is None else f"{value:.2e}"
 
 
+PARTIAL_MARK = "*"
+
+
+def _partial(g: dict, point: dict | None) -> str:
+    """A mark for a maj@k/pass@k figure over fewer items than the group has: each k uses
+    the items with at least k scored samples (schema 3)."""
+    if not point or point.get("items") is None:
+        return ""
+    return PARTIAL_MARK if point["items"] < g["items_scored"] else ""
+
+
+def _partial_note(groups: list[dict]) -> str | None:
+    marked = [
+        f"{g['budget']} maj/pass@{p['k']}: {p['items']} of {g['items_scored']} items"
+        for g in groups
+        for p in g["points"]
+        if _partial(g, p)
+    ]
+    if not marked:
+        return None
+    shown = "; ".join(marked[:6]) + ("; ..." if len(marked) > 6 else "")
+    return f"{PARTIAL_MARK} over the items with at least k scored samples (an item with errors has fewer): {shown}."
+
+
 def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
@@ -127,9 +151,9 @@ def task_table(task: str, groups: list[dict], maj_ks: list[int] | None = None, c
             *([] if uniform else [str(g["samples_per_item"])]),
             _pct(g["pass@1"]),
             _ci(g["pass@1"]),
-            *[_pct(by_k[k]["maj"]) if k in by_k else "-" for k in ks],
-            _pct(top["maj"]) if top else "-",
-            _pct(top["pass"]) if top else "-",
+            *[_pct(by_k[k]["maj"]) + _partial(g, by_k[k]) if k in by_k else "-" for k in ks],
+            _pct(top["maj"]) + _partial(g, top) if top else "-",
+            _pct(top["pass"]) + _partial(g, top) if top else "-",
             f"{g['mean_completion_tokens']:.0f}",
             _rate(g["parse_failure_rate"]),
             str(g["errors"]),
@@ -177,6 +201,8 @@ def print_summary(summary: dict, console=None, title: str | None = None, outputs
             console.print(title, soft_wrap=True)
         for task in _tasks(summary):
             console.print(fitting_table(task, _overall(summary, task)))
+            if any(_partial(g, p) for g in _overall(summary, task) for p in g["points"]):
+                console.print(Text(f"  {PARTIAL_MARK} over the items with at least k scored samples (see the report)", style="dim"))
             lines = _section(summary, task).get("frontier_text", [])
             for line in lines[:FRONTIER_LINES]:
                 wrapped = textwrap.fill(line, width=min(console.width, TERMINAL_WIDTH), initial_indent="  ", subsequent_indent="  ")
@@ -211,10 +237,10 @@ def _key_table(groups: list[dict], prices: bool) -> tuple:
         by_k = {p["k"]: p for p in g["points"]}
         top = g["points"][-1] if g["points"] else None
         row = [g["budget"]] + ([] if uniform else [str(g["samples_per_item"])]) + [_pct_ci(g["pass@1"])]
-        row += [_pct(by_k[k]["maj"]) if k in by_k else "-" for k in ks]
+        row += [_pct(by_k[k]["maj"]) + _partial(g, by_k[k]) if k in by_k else "-" for k in ks]
         row += [
-            _pct_ci(top["maj"]) if top else "-",
-            _pct(top["pass"]) if top else "-",
+            _pct_ci(top["maj"]) + _partial(g, top) if top else "-",
+            _pct(top["pass"]) + _partial(g, top) if top else "-",
             _num(g["mean_completion_tokens"]),
             _rate(g["parse_failure_rate"]),
             _rate(g["truncation_rate"]),
@@ -247,10 +273,13 @@ def _fit_row(fit: dict, label: str | None = None) -> list[str]:
     interval = "-" if ci[0] is None else f"{ci[0]:+.1f} to {ci[1]:+.1f}"
     curve = fit["method"] if fit["budget"] is None else f"{fit['method']} at {fit['budget']}"
     row = [label] if label is not None else []
+    slope = fit["points_per_doubling"]
+    # A fit over less than half a doubling of tokens is undefined (schema 3), not a number.
+    slope_text = f"undefined ({fit.get('doublings', 0):.2f} doublings)" if slope is None else f"{slope:+.1f}"
     return row + [
         curve,
         fit["over"],
-        f"{fit['points_per_doubling']:+.1f}",
+        slope_text,
         interval,
         "-" if fit["r2"] is None else f"{fit['r2']:.2f}",
         f"{_num(fit['tokens_min'])}-{_num(fit['tokens_max'])}",
@@ -275,28 +304,56 @@ def _fidelity_table(groups: list[dict]) -> tuple:
                 _num(f["completion_median"]),
                 _num(f["completion_p90"]),
                 _rate(f["cut_off_rate"]),
-                _rate(f["control"]),
+                _rate(f.get("within_budget_share", f.get("control"))),  # schema 2 named it control
             ]
         )
     return ("table", headers, rows)
 
 
-def _scaling_text(per_1k: float | None) -> str:
-    """Points of pass@1 per 1k/100/10 tokens, whichever keeps the number readable."""
+def _scaling_unit(per_1k: float) -> int:
+    """Tokens per unit (1k/100/10) that keep a slope in points readable."""
+    unit = 1000
+    while abs(100 * per_1k * unit / 1000) >= 100 and unit > 10:
+        unit //= 10
+    return unit
+
+
+def _scaling_text(per_1k: float | None, ci95=None) -> str:
+    """Points of pass@1 per 1k/100/10 tokens, whichever keeps the number readable (the
+    interval, when given, in the same unit)."""
     if per_1k is None:
         return "-"
-    points, unit = 100 * per_1k, 1000
-    while abs(points) >= 100 and unit > 10:
-        points, unit = points / 10, unit // 10
-    return f"{points:+.1f} points of pass@1 per {unit:,} tokens"
+    unit = _scaling_unit(per_1k)
+    scale = 100 * unit / 1000
+    text = f"{per_1k * scale:+.1f} points of pass@1 per {unit:,} tokens"
+    if ci95 and ci95[0] is not None:
+        text += f" (95% CI {ci95[0] * scale:+.1f} to {ci95[1] * scale:+.1f})"
+    return text
+
+
+def _control_text(s1: dict) -> str:
+    """s1 Control per setting, and the per-sample share beside it (schema 2 had only the
+    per-sample share, under the name control)."""
+    if "control_settings" not in s1:
+        return f"{_rate(s1.get('control'))} of samples within budget"
+    settings = s1.get("control_settings") or 0
+    return (
+        f"{_rate(s1.get('control'))} of {settings} budget setting{'' if settings == 1 else 's'} kept their mean "
+        f"within bounds ({_rate(s1.get('within_budget_share'))} of samples within budget)"
+    )
 
 
 def _s1_text(s1: dict) -> str:
     perf = s1.get("performance")
     pairs = s1.get("scaling_pairs", 0)
+    scaling = (
+        "undefined (the budgets' tokens span less than half a doubling)"
+        if s1.get("scaling_undefined")
+        else _scaling_text(s1.get("scaling_per_1k_tokens"), s1.get("scaling_ci95"))
+    )
     return (
-        f"s1 metrics: Control {_rate(s1.get('control'))} of samples within budget; "
-        f"Scaling {_scaling_text(s1.get('scaling_per_1k_tokens'))} "
+        f"s1 metrics: Control {_control_text(s1)}; "
+        f"Scaling {scaling} "
         f"(mean slope over {pairs} budget pair{'' if pairs == 1 else 's'}); "
         f"Performance {'-' if perf is None else f'{100 * perf:.1f}%'} (best pass@1"
         f"{', at ' + s1['performance_budget'] if s1.get('performance_budget') else ''})."
@@ -369,6 +426,7 @@ def document(summary: dict, images: dict) -> list[tuple]:
             ("p", f"{section.get('items', '-')} items; levels: {', '.join(map(str, section.get('levels', []))) or '-'}; budgets: {', '.join(budgets)}."),
             ("h3", "Accuracy by budget"),
             _key_table(groups, prices),
+            *([("p", note)] if (note := _partial_note(groups)) else []),
             ("h3", "Compute-optimal frontier"),
             ("p", "The strategies no other strategy beats: higher accuracy for at most as many tokens per item (majority vote; k = 1 is a single sample)."),
             ("ul", section.get("frontier_text") or ["no scored points"]),
@@ -385,7 +443,7 @@ def document(summary: dict, images: dict) -> list[tuple]:
         if fits:
             blocks += [
                 ("h3", "Scaling: points per doubling of compute"),
-                ("p", "Least-squares fit of accuracy (%) against log2(tokens per item); the interval comes from refitting on 1,000 bootstrap resamples of the items."),
+                ("p", "Least-squares fit of accuracy (%) against log2(tokens per item); the interval comes from refitting on 1,000 bootstrap resamples of the items, tokens resampled with accuracy. A fit over less than half a doubling of tokens is undefined."),
                 ("table", FIT_HEADERS, [_fit_row(f) for f in fits]),
             ]
         blocks += [

@@ -6,9 +6,13 @@ Definitions (checkable by hand; field by field in docs/metrics.md, as in DESIGN.
            subsets of the item's n samples; unparsed samples do not vote; a tie splits
            credit evenly among the tied answers; a subset with no votes scores 0.
 - tokens per item at (budget, k) = k x mean completion tokens per sample at that budget.
-- SE = standard deviation of item-level values / sqrt(items); 95% CI = mean +- 1.96 SE
-  (maj@k: percentile bootstrap over items).
+- SE = standard deviation of item-level values / sqrt(items); 95% interval: the
+  continuity-corrected Wilson interval on the effective number of trials with t quantiles
+  (estimators.bounded_intervals), for pass@1, pass@k and maj@k alike.
+- each k of maj@k / pass@k uses the items with at least k scored samples (and says how many).
 Errored samples are excluded from accuracy and reported as errors and coverage.
+The item bootstrap (one resampling per task) serves the scaling fits, the s1 Scaling
+interval and the frontier's cost ties; it resamples tokens together with accuracies.
 
 One pass over the rows tallies each (task, level, item, budget); everything else is
 computed from the tallies, so memory grows with items x budgets, not with samples.
@@ -32,6 +36,7 @@ from .estimators import (  # noqa: F401  (re-exported: the public metric functio
     bootstrap_ci,
     bootstrap_means,
     bootstrap_weights,
+    bounded_intervals,
     column_stats,
     histogram_key,
     maj_at_k,
@@ -42,11 +47,16 @@ from .estimators import (  # noqa: F401  (re-exported: the public metric functio
     percentile_interval,
     stat_dict,
 )
-from .fidelity import budget_fidelity, s1_metrics, used_field
+from .fidelity import budget_fidelity, min_tokens, s1_metrics, used_field
 from .fits import loglinear_fit
-from .frontier import ORACLE, candidates, describe, pareto_frontier
+from .frontier import ORACLE, candidates, describe, merge_cost_ties, pareto_frontier
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# What each interval in summary.json is (docs/metrics.md has the details and references).
+INTERVALS = {
+    "accuracy": "continuity-corrected Wilson interval on the effective number of trials, t quantile on items - 1 df",
+    "fits": "percentile interval of the item bootstrap, tokens resampled with accuracy",
+}
 EFFORT_ORDER = ("none", "minimal", "low", "medium", "high", "xhigh")
 SIGNIFICANT_DIGITS = 12
 
@@ -170,19 +180,34 @@ def _concat(arrays: list[array]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
+def _column_trials(counts: np.ndarray, k: int) -> np.ndarray:
+    """Independent trials behind each k column (k = 1..k): sum over the items with at least
+    k samples of n_i / k (pass@1: every scored sample; a k-vote: n_i / k disjoint votes)."""
+    ks = np.arange(1, k + 1)
+    return np.array([counts[counts >= j].sum() / j for j in ks], dtype=float)
+
+
+def _point_stats(values: np.ndarray, counts: np.ndarray, k: int) -> list[dict]:
+    """{mean, se, ci95, n} per k column of an item x k table (NaN = item lacks k samples)."""
+    mean, se, n = column_stats(values)
+    lo, hi = bounded_intervals(mean, se, n, _column_trials(counts, k))
+    return [stat_dict(mean[j], se[j], n[j], (lo[j], hi[j])) for j in range(k)]
+
+
 def _group(
     tallies: list[_Tally],
     maj_values: np.ndarray,
     pass_values: np.ndarray,
-    maj_boot: np.ndarray,
     samples_per_item: int,
     prices: dict | None,
     params: float | None,
+    token_ci: np.ndarray | None = None,
 ) -> dict:
     """Every figure for one group (one budget; all levels or one) from its item tallies.
 
-    ``maj_values``/``pass_values``: item x k tables (NaN where an item has no scored
-    sample); ``maj_boot``: bootstrap means of the maj@k columns.
+    ``maj_values``/``pass_values``: item x k tables (NaN where an item has fewer than k
+    scored samples); ``token_ci``: the bootstrap 95% interval of the mean completion tokens
+    per sample (all-level groups only).
     """
     scored = [t for t in tallies if t.n]
     rows = sum(t.rows for t in tallies)
@@ -203,9 +228,9 @@ def _group(
             + mean_completion * float(prices.get("output_per_million") or 0.0)
         ) / 1e6
 
-    maj_mean, maj_se, maj_n = column_stats(maj_values)
-    pass_mean, pass_se, pass_n = column_stats(pass_values)
-    maj_ci = percentile_interval(maj_boot)
+    counts = np.array([t.n for t in tallies], dtype=float)  # rows of the tables, in tally order
+    maj_stats = _point_stats(maj_values, counts, samples_per_item)
+    pass_stats = _point_stats(pass_values, counts, samples_per_item)
     points = []
     for k in range(1, samples_per_item + 1):
         j = k - 1
@@ -213,20 +238,23 @@ def _group(
         points.append(
             {
                 "k": k,
+                "items": maj_stats[j]["n"],
                 "tokens_per_item": tokens,
+                "tokens_ci95": [k * token_ci[0], k * token_ci[1]] if token_ci is not None else [None, None],
                 "reasoning_tokens_per_item": k * mean_reasoning if mean_reasoning is not None else None,
                 "prompt_tokens_per_item": k * mean_prompt if mean_prompt is not None else None,
                 "latency_s_per_item": k * mean_latency if mean_latency is not None else None,
                 "cost_per_item": k * cost_per_sample if cost_per_sample is not None else None,
                 "flops_per_item": 2.0 * params * tokens if params else None,
-                "maj": stat_dict(maj_mean[j], maj_se[j], maj_n[j], maj_ci[:, j]),
-                "pass": stat_dict(pass_mean[j], pass_se[j], pass_n[j]),
+                "maj": maj_stats[j],
+                "pass": pass_stats[j],
             }
         )
     pass1 = points[0]["pass"] if points else stat_dict(0.0, 0.0, 0)
     score_names = sorted({name for t in scored for name in t.scores})
     requested = next((t.requested for t in tallies if t.requested is not None), None)
     field = tallies[0].field if tallies else "completion_tokens"
+    label = tallies[0].budget if tallies else ""
     return {
         "items": len(tallies),
         "items_scored": len(scored),
@@ -235,16 +263,20 @@ def _group(
         "samples": rows,
         "samples_scored": n_scored,
         "samples_per_item": samples_per_item,
+        "samples_per_item_min": min((t.n for t in scored), default=0),
         "errors": errors,
         "error_rate": errors / rows if rows else 0.0,
         "parse_failure_rate": sum(t.unparsed for t in tallies) / n_scored if n_scored else None,
         "identical_sample_rate": _identical_rate(scored),
         "truncation_rate": sum(t.truncated for t in tallies) / n_scored if n_scored else None,
         "pass@1": pass1,
-        "partial": mean_se(t.partial / t.n for t in scored),
+        "partial": mean_se((t.partial / t.n for t in scored), trials=n_scored),
         "has_partial": any(t.has_partial for t in scored),
         "scores": {
-            name: mean_se(t.scores[name][0] / t.scores[name][1] for t in scored if name in t.scores)
+            name: mean_se(
+                (t.scores[name][0] / t.scores[name][1] for t in scored if name in t.scores),
+                trials=sum(t.scores[name][1] for t in scored if name in t.scores),
+            )
             for name in score_names
         },
         "mean_completion_tokens": mean_completion,
@@ -259,6 +291,7 @@ def _group(
             completion,
             sum(t.truncated for t in tallies),
             sum(t.estimated for t in tallies),
+            min_tokens(label),
         ),
         "points": points,
     }
@@ -271,13 +304,14 @@ def _identical_rate(scored: list[_Tally]) -> float | None:
 
 
 def _tables(tallies: list[_Tally], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Item x k tables of maj@k and pass@k (rows in tally order; NaN for unscored items)."""
+    """Item x k tables of maj@k and pass@k (rows in tally order; NaN where an item has
+    fewer than k scored samples, so each k column holds exactly the items that reach k)."""
     maj = np.full((len(tallies), k), np.nan)
     pas = np.full((len(tallies), k), np.nan)
     for i, t in enumerate(tallies):
         if t.n:
-            maj[i] = t.maj()[:k]
-            pas[i] = t.pass_()[:k]
+            maj[i, : t.n] = t.maj()[:k]
+            pas[i, : t.n] = t.pass_()[:k]
     return maj, pas
 
 
@@ -292,10 +326,68 @@ def score_group(rows: list[dict]) -> dict:
             )
         t.add(row)
     tallies = list(by_item.values())
-    k = min((t.n for t in tallies if t.n), default=0)
+    k = max((t.n for t in tallies), default=0)
     maj, pas = _tables(tallies, k)
-    boot = bootstrap_means(maj, bootstrap_weights(len(tallies))) if tallies else np.zeros((0, k))
-    return _group(tallies, maj, pas, boot, k, None, None)
+    return _group(tallies, maj, pas, k, None, None)
+
+
+class _TaskTable:
+    """One item x column table for a task: per budget the maj@k and pass@k columns for
+    k = 1..K (K = the most scored samples of any item at that budget) and two token
+    columns (completion-token sum and scored count per item). The item bootstrap resamples
+    it once, so every point, curve, fit and cost comparison of the task shares resamples."""
+
+    def __init__(self, items: list[str], by_budget: dict[str, list[_Tally]], budgets: list[str]):
+        self.index = {item: i for i, item in enumerate(items)}
+        self.ks, self.maj, self.pas, self.tok, self.cnt = {}, {}, {}, {}, {}
+        width = 0
+        for b in budgets:
+            k = max((t.n for t in by_budget[b]), default=0)
+            self.ks[b] = k
+            self.maj[b] = np.arange(width, width + k)
+            self.pas[b] = np.arange(width + k, width + 2 * k)
+            self.tok[b], self.cnt[b] = width + 2 * k, width + 2 * k + 1
+            width += 2 * k + 2
+        self.values = np.full((len(items), width), np.nan)
+        for b in budgets:
+            for t in by_budget[b]:
+                if not t.n:
+                    continue
+                i = self.index[t.item]
+                self.values[i, self.maj[b][: t.n]] = t.maj()
+                self.values[i, self.pas[b][: t.n]] = t.pass_()
+                self.values[i, self.tok[b]] = float(sum(t.completion))
+                self.values[i, self.cnt[b]] = t.n
+        weights = bootstrap_weights(len(items))
+        self.boot = bootstrap_means(self.values, weights) if items else np.zeros((0, width))
+        # Resampled mean completion tokens per sample: a ratio of resampled sums, as the
+        # point estimate is (all scored samples of the budget, not a mean of item means).
+        filled = np.nan_to_num(self.values)
+        self.boot_tokens = {}
+        for b in budgets:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.boot_tokens[b] = (weights @ filled[:, self.tok[b]]) / (weights @ filled[:, self.cnt[b]])
+
+    def token_ci(self, budget: str) -> np.ndarray | None:
+        reps = self.boot_tokens[budget]
+        reps = reps[np.isfinite(reps)]
+        return np.percentile(reps, [2.5, 97.5]) if reps.size else None
+
+    def cost(self, point: dict) -> np.ndarray:
+        """Bootstrap replicates of a (budget, k) point's tokens per item."""
+        return point["k"] * self.boot_tokens[point["budget"]]
+
+    def same_cost(self, cheaper: dict, dearer: dict) -> bool:
+        """Whether two points' costs are within noise: the 95% bootstrap interval of their
+        paired cost difference (same resampled items) holds 0."""
+        if cheaper["budget"] == dearer["budget"]:
+            return False  # k x the same measured mean: the order is certain
+        diff = self.cost(dearer) - self.cost(cheaper)
+        diff = diff[np.isfinite(diff)]
+        if diff.size < 2:
+            return False
+        lo, hi = np.percentile(diff, [2.5, 97.5])
+        return bool(lo <= 0 <= hi)
 
 
 def _task_section(
@@ -307,114 +399,106 @@ def _task_section(
 ) -> tuple[list[dict], list[dict], dict]:
     """All-level groups, level groups and the task section (frontier, fits, s1) of one task."""
     items = sorted({t.item for t in tallies}, key=_natural)
-    index = {item: i for i, item in enumerate(items)}
     by_budget: dict[str, list[_Tally]] = defaultdict(list)
     for t in tallies:
         by_budget[t.budget].append(t)
     budgets = [b for b in budgets if b in by_budget]
+    table = _TaskTable(items, by_budget, budgets)
 
-    # One item x (budget, k, metric) table for the task: the bootstrap resamples items once
-    # and every point, curve and fit reads its columns.
-    ks, maj_cols, pass_cols, width = {}, {}, {}, 0
-    for b in budgets:
-        ks[b] = min((t.n for t in by_budget[b] if t.n), default=0)
-        maj_cols[b] = np.arange(width, width + ks[b])
-        pass_cols[b] = np.arange(width + ks[b], width + 2 * ks[b])
-        width += 2 * ks[b]
-    table = np.full((len(items), width), np.nan)
-    for b in budgets:
-        k = ks[b]
-        for t in by_budget[b]:
-            if t.n and k:
-                i = index[t.item]
-                table[i, maj_cols[b]] = t.maj()[:k]
-                table[i, pass_cols[b]] = t.pass_()[:k]
-    boot = bootstrap_means(table, bootstrap_weights(len(items))) if items else np.zeros((0, width))
+    def rows_of(members: list[_Tally]) -> np.ndarray:
+        return np.array([table.index[t.item] for t in members], dtype=int)
 
     overall = []
     for b in budgets:
+        members = by_budget[b]
+        rows = rows_of(members)
         group = _group(
-            by_budget[b],
-            table[:, maj_cols[b]],
-            table[:, pass_cols[b]],
-            boot[:, maj_cols[b]],
-            ks[b],
+            members,
+            table.values[np.ix_(rows, table.maj[b])],
+            table.values[np.ix_(rows, table.pas[b])],
+            table.ks[b],
             prices,
             params,
+            table.token_ci(b),
         )
         overall.append({"task": task, "level": None, "budget": b, "requested_tokens": group["fidelity"]["requested_tokens"], **group})
 
     levels = sorted({t.level for t in tallies}, key=_natural)
     by_level = []
-    all_maj = np.concatenate([maj_cols[b] for b in budgets]) if budgets else np.zeros(0, dtype=int)
-    position = {c: j for j, c in enumerate(all_maj)}
-    level_items: dict[str, set] = defaultdict(set)
-    for t in tallies:
-        level_items[t.level].add(t.item)
     for level in levels:
-        rows = np.array(sorted(index[i] for i in level_items[level]), dtype=int)
-        sub = table[rows]
-        level_boot = bootstrap_means(sub[:, all_maj], bootstrap_weights(len(rows)))
         for b in budgets:
             members = [t for t in by_budget[b] if t.level == level]
             if not members:
                 continue
-            cols = [position[c] for c in maj_cols[b]]
-            group = _group(members, sub[:, maj_cols[b]], sub[:, pass_cols[b]], level_boot[:, cols], ks[b], prices, params)
+            k = max(t.n for t in members)
+            rows = rows_of(members)
+            group = _group(
+                members,
+                table.values[np.ix_(rows, table.maj[b][:k])],
+                table.values[np.ix_(rows, table.pas[b][:k])],
+                k,
+                prices,
+                params,
+            )
             by_level.append({"task": task, "level": level, "budget": b, "requested_tokens": group["fidelity"]["requested_tokens"], **group})
 
     points = candidates(overall, budgets, ORACLE)
-    frontier = pareto_frontier(points)
+    frontier = merge_cost_ties(pareto_frontier(points), table.same_cost)
+    scored = [g for g in overall if g["samples_scored"]]
+    s1_cols = [table.pas[g["budget"]][0] for g in scored]
     section = {
         "task": task,
         "budgets": budgets,
         "levels": levels,
         "items": len(items),
         "frontier": frontier,
-        "frontier_with_oracle": pareto_frontier(points, ORACLE),
+        "frontier_with_oracle": merge_cost_ties(pareto_frontier(points, ORACLE), table.same_cost),
         "frontier_text": describe(frontier),
-        "fits": _fits(overall, boot, maj_cols, pass_cols),
+        "fits": _fits(overall, table),
         "fidelity": s1_metrics(
             [
                 {
                     "budget": g["budget"],
-                    "tokens": g["mean_completion_tokens"] if g["samples_scored"] else None,
+                    "tokens": g["mean_completion_tokens"],
                     "accuracy": g["pass@1"]["mean"],
                     "within_budget": g["fidelity"]["within_budget"],
                     "samples": g["fidelity"]["samples"],
                     "requested_tokens": g["requested_tokens"],
+                    "control": g["fidelity"]["control"],
                 }
-                for g in overall
-            ]
+                for g in scored
+            ],
+            np.column_stack([table.boot_tokens[g["budget"]] for g in scored]) if scored else None,
+            table.boot[:, s1_cols] if scored else None,
         ),
     }
     return overall, by_level, section
 
 
-def _fits(overall: list[dict], boot: np.ndarray, maj_cols: dict, pass_cols: dict) -> list[dict]:
-    """Log-linear fits per method: across budgets, and across k at each budget."""
+def _fits(overall: list[dict], table: _TaskTable) -> list[dict]:
+    """Log-linear fits per method: across budgets, and across k at each budget. Each fit's
+    bootstrap resamples tokens and accuracies together (the same items)."""
     series = []
 
     def add(method, budget, over, pts):
-        tokens = [p[0] for p in pts]
-        acc = [p[1] if p[1] is not None else np.nan for p in pts]
-        cols = [p[2] for p in pts]
-        fit = loglinear_fit(tokens, acc, boot[:, cols] if cols else None)
+        # pts: (group, point, accuracy stat key, the table's columns of that stat by budget)
+        if not pts:
+            return
+        tokens = [p["tokens_per_item"] for _, p, _, _ in pts]
+        acc = [np.nan if p[key]["mean"] is None else p[key]["mean"] for _, p, key, _ in pts]
+        columns = [by_budget[g["budget"]][p["k"] - 1] for g, p, _, by_budget in pts]
+        boot_tokens = np.column_stack([p["k"] * table.boot_tokens[g["budget"]] for g, p, _, _ in pts])
+        fit = loglinear_fit(tokens, acc, table.boot[:, columns], boot_tokens)
         if fit is not None:
             series.append({"method": method, "budget": budget, "over": over, **fit})
 
     scored = [g for g in overall if g["points"]]
-    add("pass@1", None, "budgets", [(g["points"][0]["tokens_per_item"], g["pass@1"]["mean"], pass_cols[g["budget"]][0]) for g in scored])
-    for method, key, cols in (("maj@k", "maj", maj_cols), ("pass@k", "pass", pass_cols)):
-        add(
-            method,
-            None,
-            "budgets and k",
-            [(p["tokens_per_item"], p[key]["mean"], cols[g["budget"]][p["k"] - 1]) for g in scored for p in g["points"]],
-        )
+    add("pass@1", None, "budgets", [(g, g["points"][0], "pass", table.pas) for g in scored])
+    for method, key, cols in (("maj@k", "maj", table.maj), ("pass@k", "pass", table.pas)):
+        add(method, None, "budgets and k", [(g, p, key, cols) for g in scored for p in g["points"]])
     for g in scored:
-        for method, key, cols in (("maj@k", "maj", maj_cols), ("pass@k", "pass", pass_cols)):
-            add(method, g["budget"], "k", [(p["tokens_per_item"], p[key]["mean"], cols[g["budget"]][p["k"] - 1]) for p in g["points"]])
+        for method, key, cols in (("maj@k", "maj", table.maj), ("pass@k", "pass", table.pas)):
+            add(method, g["budget"], "k", [(g, p, key, cols) for p in g["points"]])
     return series
 
 
@@ -491,6 +575,7 @@ def summarize(
             "prices": dict(prices) if prices else None,
             "params": params,
             "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED},
+            "intervals": INTERVALS,
             "groups": overall + by_level,
             "tasks": sections,
             "warnings": _warnings(overall),
