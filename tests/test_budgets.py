@@ -1,7 +1,7 @@
 import pytest
 
 from ttc_bench.errors import UserError
-from ttc_bench.models.budgets import parse_budget, parse_budgets
+from ttc_bench.budgets import parse_budget, parse_budgets
 from ttc_bench.models.profiles import get_profile, resolve
 from ttc_bench.models.request import budget_fields, check_budget, check_plan
 

@@ -99,13 +99,13 @@ def test_faults_that_persist_become_error_rows_excluded_from_accuracy(tmp_path, 
     item0 = get_family("arithmetic")().items(0, "add-1d", 1)[0]
     first_item = lambda request: request["messages"][0]["content"] == item0.messages[0]["content"]
     with FaultServer(add_answer, {"429-retry": 0.5, "bad-json": 0.5}, when=first_item, retry_after="0") as server:
-        code, out, err = run(run_cli, server, tmp_path, limit=3, samples=2)
+        code, out, err = run(run_cli, server, tmp_path, "--retry-window", "2", limit=3, samples=2)
         assert code == 0, err
         rows = rows_of(tmp_path)
         errored = [r for r in rows if r["error"]]
         assert {r["item"] for r in errored} == {item0.id} and len(errored) == 2
         for r in errored:
-            assert r["attempts"] == 6 and r["error"].startswith("gave up after 6 attempts")
+            assert r["attempts"] >= 3 and r["error"].startswith(f"gave up after {r['attempts']} attempts")
             assert "RateLimitError 429" in r["error"] or "unreadable response (application/json" in r["error"]
             assert r["correct"] is False and r["answer"] is None
         group = overall(summary_of(tmp_path))
@@ -252,3 +252,26 @@ def test_n_parameter_path_retries_a_short_choice_list(tmp_path, run_cli):
         assert len(server.chat_requests()) == 2 * (2 + 3 - 1)
     rows = rows_of(tmp_path)
     assert len(rows) == 9 and all(r["correct"] and r["attempts"] == 2 for r in rows)
+
+
+def test_a_rate_limit_storm_is_waited_out_with_a_run_wide_pause(tmp_path, run_cli):
+    """Every request meets 429 for a few seconds, then the endpoint recovers: the retry
+    window outlasts the storm, so every sample succeeds, and the run-wide pause keeps the
+    workers from hammering the endpoint meanwhile."""
+    storm_s = 4.0
+    start = {}
+    lock = threading.Lock()
+
+    def in_storm(request):
+        with lock:
+            start.setdefault("t", time.monotonic())
+        return time.monotonic() - start["t"] < storm_s
+
+    with FaultServer(add_answer, {"429": 1.0}, when=in_storm) as server:
+        code, out, err = run(run_cli, server, tmp_path, limit=4, samples=3)
+        assert code == 0, err
+        during = server.served["429"]
+    rows = rows_of(tmp_path)
+    assert len(rows) == 12 and all(r["error"] is None and r["correct"] for r in rows)
+    # Backoff doubling from 0.5 s across all workers: a handful of requests, not a flood.
+    assert during <= 16, during

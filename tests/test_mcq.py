@@ -415,4 +415,4 @@ def test_prompt_asks_for_the_answer_line():
     adapter = MultipleChoice()
     content = adapter.item(0, "hard", 0).messages[0]["content"]
     assert "Answer: X" in content and "(F) " in content
-    assert "Answer: X" in adapter.final_answer_request and adapter.answer_tokens <= 32
+    assert adapter.answer_cue.endswith("Answer:") and adapter.answer_tokens <= 32

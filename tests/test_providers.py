@@ -252,7 +252,7 @@ def test_r1_template_on_vllm_cannot_be_continued_and_says_so(tmp_path, run_cli):
     with VLLMServer("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B") as server:
         code, _, err = run(run_cli, server, "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", None, tmp_path, ["forced:16"])
     assert code == 2 and err.count("\n") == 1
-    assert "refused the first arithmetic request at forced:16" in err and "continue" in err
+    assert "refused to continue a cut-off forced:16 answer" in err and "final message does not appear" in err
 
 
 def test_toy_thinking_model_needs_thought():
@@ -299,3 +299,31 @@ def test_probe_flags_a_thinking_budget_the_server_silently_ignores(tmp_path, run
                                  "--budgets", "thinking:32", "thinking:1024", "--json", report_path)
     budgets = {b["budget"]: b for b in json.loads(report_path.read_text())["budgets"]}
     assert budgets["thinking:32"]["status"] == "ok" and budgets["thinking:32"]["used"] <= 32
+
+
+def test_a_refused_continuation_stops_the_run_even_after_the_first_sample(tmp_path, run_cli):
+    """R1's template on vLLM: when the first sample ends on its own and a later one is cut
+    off, the refused continuation still stops the run at once (the mechanism cannot work)."""
+    with VLLMServer("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B") as server:
+        code, _, err = run(run_cli, server, "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", None, tmp_path, ["forced:120"],
+                           limit=10, samples=2)
+        chats = server.chat_bodies()
+    assert code == 2 and err.count("\n") == 1 and "refused to continue a cut-off forced:120 answer" in err
+    assert len(chats) < 30
+
+
+def test_gemini_n_requests_stay_within_its_candidate_limit(tmp_path, run_cli):
+    with GeminiServer(budget_scale=1 / 64) as server:
+        code, _, err = run(run_cli, server, "gemini-2.5-flash", None, tmp_path, ["tokens:4096"], "--n-param", samples=10)
+        bodies = server.chat_bodies()
+    assert code == 0, err
+    assert max(b.get("n", 1) for b in bodies) <= 8
+    assert all(r["error"] is None for r in rows(tmp_path))
+
+
+def test_a_server_that_reports_zero_reasoning_tokens_beside_reasoning_is_estimated(tmp_path, run_cli):
+    with SGLangServer(reports_reasoning_tokens=False) as server:
+        code, _, err = run(run_cli, server, "Qwen/Qwen3-8B", None, tmp_path, ["forced:256:min=128"])
+    assert code == 0, err
+    for r in rows(tmp_path):
+        assert r["reasoning_tokens_estimated"] and 0 < r["reasoning_tokens"] <= 256 and r["turns"] <= 4

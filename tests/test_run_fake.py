@@ -173,3 +173,26 @@ def test_out_pointing_at_a_file_is_rejected(tmp_path, run_cli):
     with FakeServer(add_answer) as server:
         code, _, err = run_cli(*base_args(server, target), "--budgets", "tokens:8", "--run-id", "r")
     assert code == 2 and "error:" in err
+
+
+def test_progress_lines_in_a_non_interactive_log(tmp_path, run_cli, monkeypatch):
+    """stderr is not a terminal (a CI log): plain progress lines every few seconds, and a
+    final line, instead of a live bar that a log cannot show."""
+    from ttc_bench import progress
+
+    monkeypatch.setattr(progress, "LINE_INTERVAL_S", 0.2)
+
+    def slow(request):
+        import time
+
+        time.sleep(0.15)
+        return add_answer(request)
+
+    with FakeServer(slow) as server:
+        args = [a for a in base_args(server, tmp_path) if a != "--no-progress"]
+        code, out, err = run_cli(*args, "--budgets", "tokens:64", "--samples", "2", "--concurrency", "1")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "samples" in line]
+    assert len(lines) >= 3, err
+    assert re.search(r"\d+/6 samples \(\d+%\).*tok/s.*errors 0.*retries 0.*ETA", err)
+    assert re.search(r"6/6 samples \(100%\).*done in", lines[-1])

@@ -149,7 +149,7 @@ def test_credentials_given_as_flag_equals_url_are_redacted_in_the_manifest(tmp_p
 @pytest.mark.parametrize("name", ["../../escaped", "/tmp/absolute-escape", "..", "a/../../b"])
 def test_a_suite_name_never_places_the_run_folder_outside_out(tmp_path, name):
     suite = tmp_path / "suite.toml"
-    suite.write_text(f'name = "{name}"\nbudgets = ["tokens:16"]\n[[tasks]]\nfamily = "arithmetic"\nitems = 1\n')
+    suite.write_text(f'name = "{name}"\nbudgets = ["tokens:16"]\n[[tasks]]\nfamily = "arithmetic"\nlevels = ["add-1d"]\nitems = 1\n')
     out = tmp_path / "deep" / "out"
     with FaultServer(add_answer) as server:
         proc = cli("run", "--suite", suite, "--model", "fake-model", "--base-url", server.base_url, "--out", out, "--no-progress")

@@ -18,6 +18,25 @@ from .models.profiles import PROFILE_CHOICES
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report a process stopped by it
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `kill`): handled like Ctrl-C, with its own exit code."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, got {port}")
+    return port
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,11 +77,14 @@ def _add_run(sub) -> None:
     p.add_argument("--run-id", help="name of the run folder (default: suite-model-hash of the settings, so re-runs resume)")
     p.add_argument("--concurrency", type=int, help="requests in flight (default: 8 remote, 1 for the embedded model)")
     p.add_argument("--timeout", type=float, help="seconds per request before it is retried (default: 600)")
+    p.add_argument("--retry-window", type=float, metavar="S", help="how long a request's transient failures (429, 5xx, timeouts) are retried before the sample is stored as an error (default: 300)")
     p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2 (with --base-url: the GGUF a llama-cpp-python server serves, for its chat template)")
     p.add_argument("--fresh", action="store_true", help="ignore samples already stored and request everything again")
     p.add_argument("--n-param", action="store_true", help="request all samples of an (item, budget) at once with the n parameter (vLLM, OpenAI) instead of parallel requests")
     _add_cost_flags(p)
-    p.add_argument("--no-progress", action="store_true", help="no live progress line")
+    p.add_argument("--progress", choices=("auto", "bar", "lines", "off"), default="auto",
+                   help="progress on stderr: a live bar (terminals), a plain line every few seconds (logs, CI), or off (default: auto)")
+    p.add_argument("--no-progress", action="store_true", help="same as --progress off")
     p.add_argument("--baseline", metavar="RUN_DIR", help="after the run, compare it with this baseline run folder (the CI gate; see ttc-bench compare)")
     add_compare_arguments(p, positionals=False)
 
@@ -127,7 +149,7 @@ def _add_probe(sub) -> None:
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="serve the embedded model on 127.0.0.1 until Ctrl-C (for use with --base-url)")
     p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
-    p.add_argument("--port", type=int, help="port (default: a free one)")
+    p.add_argument("--port", type=_port, help="port (default: a free one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,11 +198,13 @@ def cmd_run(args, argv: list[str]) -> int:
         run_id=args.run_id,
         concurrency=args.concurrency,
         timeout=args.timeout,
+        retry_window=args.retry_window,
         gguf=args.gguf,
         fresh=args.fresh,
     )
     console = Console()
-    result = run_sweep(spec, argv, show_progress=not args.no_progress and sys.stderr.isatty(), log=lambda m: console.print(m, style="dim", soft_wrap=True))
+    progress = "off" if args.no_progress else args.progress
+    result = run_sweep(spec, argv, progress=progress, log=lambda m: console.print(m, style="dim", soft_wrap=True))
     s = result.summary
     title = f"{s['suite']} on {s['model']}: accuracy %, maj@k = majority vote of k samples"
     print_summary(s, console, title, result.outputs)
@@ -189,6 +213,11 @@ def cmd_run(args, argv: list[str]) -> int:
         f"{s['retries']} retries."
     )
     console.print(f"results: {result.run_dir}", soft_wrap=True)
+    if result.stats.done and result.stats.errors == result.stats.done and not result.stats.skipped:
+        raise UserError(
+            f"every one of the {result.stats.done} samples failed (see the error column of {result.run_dir}/samples.jsonl); "
+            "fix the endpoint and re-run the same command to retry them"
+        )
     if args.baseline:
         from .compare import run_compare
 
@@ -293,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    import signal
+
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "run":
             return cmd_run(args, ["ttc-bench", *argv])
@@ -304,12 +337,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if args.debug:
             raise
         hint = " finished samples are saved; re-run the same command to resume." if args.command == "run" else ""
-        print(f"\ninterrupted.{hint}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{what}.{hint}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

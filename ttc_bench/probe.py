@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .adapters.arithmetic import Arithmetic
 from .connect import connect
 from .errors import UserError
-from .models.budgets import Budget
+from .budgets import Budget
 from .models.client import ChatClient, NotServingN, SampleError
 from .models.generation import generate
 from .models.preflight import preflight
@@ -185,7 +185,7 @@ async def run_probe(client: ChatClient, spec: RunSpec, report: ProbeReport) -> P
 
 def default_budgets(profile) -> list[Budget]:
     """Two budgets of every kind the profile supports, far enough apart to tell apart."""
-    from .models.budgets import parse_budgets
+    from .budgets import parse_budgets
 
     texts = ["tokens:64", "tokens:512"]
     if profile.efforts:
@@ -203,7 +203,7 @@ def probe(spec: RunSpec, log, *, budgets_given: bool = True) -> ProbeReport:
         connection = connect(spec, stack, log, check=False)
         if not budgets_given:
             spec.budgets = default_budgets(connection.endpoint.profile)
-        client = ChatClient(connection.endpoint, concurrency=1, max_attempts=2)
+        client = ChatClient(connection.endpoint, concurrency=1, retry_window_s=10.0)
         report = ProbeReport(connection.endpoint.profile.name, connection.chosen)
         return asyncio.run(run_probe(client, spec, report))
 

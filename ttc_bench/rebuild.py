@@ -16,7 +16,7 @@ from typing import Iterator
 
 from .errors import UserError
 from .scoring import summarize
-from .store import MANIFEST, SAMPLES, SUMMARY, read_rows, write_json_atomic
+from .store import MANIFEST, SAMPLES, SUMMARY, ReadStats, read_rows, write_json_atomic
 
 # The row fields scoring reads (see scoring._Tally.add and summarize).
 SCORED_FIELDS = (
@@ -29,13 +29,14 @@ SCORED_FIELDS = (
 DIGEST_FIELD = "response_digest"
 
 
-def scored_rows(path: Path) -> Iterator[dict]:
+def scored_rows(path: Path, stats: ReadStats | None = None) -> Iterator[dict]:
     """The latest row per sample key, reduced to SCORED_FIELDS plus a response digest."""
     latest: dict[str, tuple] = {}
     names: dict[str, str] = {}  # one string object per distinct task/level/item/budget
     name = names.setdefault
     take = itemgetter(*SCORED_FIELDS)
-    for row in read_rows(path):
+    stats = stats if stats is not None else ReadStats()
+    for row in read_rows(path, stats):
         try:
             v = take(row)
         except KeyError:  # a row from an older or foreign writer: missing fields are None
@@ -43,6 +44,9 @@ def scored_rows(path: Path) -> Iterator[dict]:
         # a re-run that retried an errored sample wrote a newer row under the same key
         digest = hash(row.get("response") or "")
         latest[row.get("key")] = (name(v[0], v[0]), name(v[1], v[1]), name(v[2], v[2]), name(v[3], v[3])) + v[4:] + (digest,)
+    if not latest:
+        what = f" ({stats.describe()} skipped)" if stats.skipped else ""
+        raise UserError(f"{path} holds no readable sample rows{what}; nothing to score")
     fields = SCORED_FIELDS + (DIGEST_FIELD,)
     for values in latest.values():
         yield dict(zip(fields, values))

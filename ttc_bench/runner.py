@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from .adapters.base import Item, Prompt, TaskAdapter, Verdict
 from .errors import UserError
-from .models.budgets import Budget
+from .budgets import Budget
 from .models.client import ChatClient, NotServingN, SampleError
 from .models.generation import Generation, generate, generate_n
 from .models.request import request_fields
@@ -103,14 +103,15 @@ class Runner:
         self.run_id = run_id
         self.log = log or (lambda message: None)
         self.stats = RunStats()
-        self.items: list[tuple[TaskAdapter, Item]] = []
+        # The plan is counted here but its items are made one at a time in jobs(): memory
+        # does not grow with --limit. Datasets load (and fail) here, before any request.
+        self.levels: list[tuple[TaskAdapter, str, int]] = []
         for task in spec.tasks:
             adapter = task.adapter
             for level in task.levels:
                 available = adapter.available(level)
-                count = task.items if available is None else min(task.items, available)
-                self.items.extend((adapter, item) for item in adapter.items(spec.seed, level, count))
-        self.stats.planned = len(self.items) * len(spec.budgets) * spec.samples
+                self.levels.append((adapter, level, task.items if available is None else min(task.items, available)))
+        self.stats.planned = sum(count for _, _, count in self.levels) * len(spec.budgets) * spec.samples
         self._fields: dict[tuple[str, Budget], dict] = {}
         self._refusal: tuple[str, int] = ("", 0)
 
@@ -138,12 +139,18 @@ class Runner:
     def requests_sent(self) -> dict[str, dict]:
         """Per task and budget, the fields of the first request (for the manifest)."""
         return {f"{adapter.task} {budget.label}": self.fields(adapter, budget)
-                for adapter in {a.task: a for a, _ in self.items}.values() for budget in self.spec.budgets}
+                for adapter in {a.task: a for a, _, _ in self.levels}.values() for budget in self.spec.budgets}
+
+    def items(self) -> Iterator[tuple[TaskAdapter, Item]]:
+        for adapter, level, count in self.levels:
+            adapter.check_level(level)
+            for index in range(count):
+                yield adapter, adapter.item(self.spec.seed, level, index)
 
     def jobs(self, finished: set[str]) -> Iterator[Job]:
         endpoint = self.client.endpoint
         requests = {}
-        for adapter, item in self.items:
+        for adapter, item in self.items():
             shared_messages = _canonical(item.messages)
             for budget in self.spec.budgets:
                 request = requests.get((adapter.task, budget))
@@ -214,8 +221,10 @@ class Runner:
                 yield [job]
             return
         batch: list[Job] = []
+        largest = self.profile.n_max or self.spec.samples
         for job in jobs:
-            if batch and (job.item.id, job.budget, job.prompt.messages) != (batch[0].item.id, batch[0].budget, batch[0].prompt.messages):
+            same = (job.item.id, job.budget, job.prompt.messages) == (batch[0].item.id, batch[0].budget, batch[0].prompt.messages) if batch else True
+            if batch and (not same or len(batch) >= largest):
                 yield batch
                 batch = []
             batch.append(job)
@@ -247,6 +256,7 @@ class Runner:
             else:
                 return await self._singles(batch)
         except SampleError as exc:
+            self._check_refusal(first, exc, probe=False)
             return [self._row(job, None, exc.reason, exc.attempts) for job in batch]
         return [self._row(job, gen, None, gen.attempts) for job, gen in zip(batch, gens)]
 
@@ -270,6 +280,11 @@ class Runner:
             return
         where = self.client.endpoint.public_url
         hint = refusal_hint(exc.reason, None, self.profile.name)
+        if exc.continuation:  # the mechanism itself was refused: every cut-off sample would be
+            raise RepeatedRefusal(
+                f"{where} refused to continue a cut-off {job.budget.label} answer: {exc.reason[:300]}; "
+                "this server or model cannot be forced (see docs/providers.md); use tokens:N or thinking:N"
+            )
         if probe:
             raise RepeatedRefusal(
                 f"{where} refused the first {job.item.task} request at {job.budget.label}: {exc.reason[:300]}; {hint}"

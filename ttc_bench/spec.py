@@ -33,13 +33,16 @@ from typing import Any
 
 from .adapters.base import TaskAdapter, data_file, get_family
 from .errors import UserError
-from .models.budgets import Budget, parse_budgets
-from .models.profiles import PROFILE_CHOICES
+from .budgets import Budget, parse_budgets
+from .models.profiles import BY_NAME, PROFILE_CHOICES
 from .models.urls import redact_url
 
 DEFAULT_SUITE = "quick"
 SHIPPED_SUITES = ("quick", "standard", "ci-smoke")
 DEFAULT_ITEMS = 10
+# Bounds on counts: far above any real sweep, far below what overflows or exhausts memory.
+MAX_ITEMS = 10_000_000  # items per task level
+MAX_SAMPLES = 100_000  # samples per item and budget
 SUITE_KEYS = {"name", "description", "seed", "samples", "budgets", "temperature", "top_p", "tasks", "prices", "n_parameter"}
 PRICE_KEYS = {"input_per_million", "output_per_million"}
 TASK_KEYS = {"family", "name", "levels", "items"}
@@ -78,7 +81,7 @@ class RunSpec:
     gguf: str | None = None
     fresh: bool = False
     timeout_s: float = 600.0
-    max_attempts: int = 6
+    retry_window_s: float = 300.0  # how long transient failures of one request are retried
     # Ask for all samples of an (item, budget) in one request with the `n` parameter.
     n_parameter: bool = False
     prices: dict[str, float] | None = None  # USD per million input/output tokens
@@ -191,9 +194,11 @@ def _flag(value: Any, what: str) -> bool:
     return value
 
 
-def _positive_int(value: Any, what: str) -> int:
+def _positive_int(value: Any, what: str, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise UserError(f"{what} must be a positive whole number, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{what} must be at most {maximum:,}, got {value:,}")
     return value
 
 
@@ -235,7 +240,7 @@ def _task_from_table(table: dict, where: str, folder: Path | None) -> TaskSpec:
         name=str(table.get("name") or family),
         family=family,
         levels=list(levels or []),
-        items=_positive_int(table.get("items", DEFAULT_ITEMS), f"{where}: items"),
+        items=_positive_int(table.get("items", DEFAULT_ITEMS), f"{where}: items", MAX_ITEMS),
         options=options,
     )
 
@@ -258,12 +263,15 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
     tasks = [_task_from_table(t, f"{where} task {i + 1}", folder) for i, t in enumerate(tasks_data)]
     if flags.get("tasks"):
         tasks = [parse_task_arg(t) for t in flags["tasks"]]
-    budgets = parse_budgets(flags.get("budgets") or list(data.get("budgets", [])))
+    budget_texts = flags.get("budgets") or data.get("budgets", [])
+    if not isinstance(budget_texts, list) or not all(isinstance(b, str) for b in budget_texts):
+        raise UserError(f'{where}: budgets must be a list of strings such as ["tokens:512", "forced:1024"], got {budget_texts!r}')
+    budgets = parse_budgets(list(budget_texts))
     spec = RunSpec(
         suite=suite_name,
         tasks=tasks,
         budgets=budgets,
-        samples=_positive_int(flags["samples"] if flags.get("samples") is not None else data.get("samples", 1), "--samples"),
+        samples=_positive_int(flags["samples"] if flags.get("samples") is not None else data.get("samples", 1), "--samples", MAX_SAMPLES),
         seed=_whole(flags["seed"] if flags.get("seed") is not None else data.get("seed", 0), "seed"),
         temperature=_optional_number(flags["temperature"] if flags.get("temperature") is not None else data.get("temperature"), "temperature"),
         top_p=_optional_number(flags["top_p"] if flags.get("top_p") is not None else data.get("top_p"), "top_p"),
@@ -279,6 +287,10 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
         spec.out = Path(flags["out"])
     if flags.get("concurrency") is not None:
         spec.concurrency = _positive_int(flags["concurrency"], "--concurrency")
+    if flags.get("retry_window") is not None:
+        spec.retry_window_s = _number(flags["retry_window"], "--retry-window")
+        if spec.retry_window_s < 0:
+            raise UserError(f"--retry-window must be 0 or more seconds, got {flags['retry_window']!r}")
     if flags.get("timeout") is not None:
         spec.timeout_s = _number(flags["timeout"], "--timeout")
         if not spec.timeout_s > 0:
@@ -286,7 +298,7 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
     spec.fresh = bool(flags.get("fresh"))
     limit = flags.get("limit")
     if limit is not None:
-        _positive_int(limit, "--limit")
+        _positive_int(limit, "--limit", MAX_ITEMS)
         for task in spec.tasks:
             # Tasks named on the command line have no count of their own: --limit is it.
             task.items = limit if flags.get("tasks") else min(task.items, limit)
@@ -309,7 +321,9 @@ def _validate(spec: RunSpec) -> None:
         if not re.match(r"https?://", url):
             raise UserError(f"--base-url must start with http:// or https://, got {redact_url(url)!r}")
     if spec.model and spec.base_urls is None:
-        spec.base_urls = ["https://api.openai.com/v1"]
+        # --model alone: the named hosted API's own address, else OpenAI's.
+        hosted = BY_NAME.get(spec.api)
+        spec.base_urls = [hosted.default_base_url if hosted and hosted.default_base_url else "https://api.openai.com/v1"]
     if spec.n_parameter and any(b.kind == "forced" for b in spec.budgets):
         raise UserError("the n parameter cannot serve forced:N budgets (each sample needs its own follow-up turn); drop --n-param or the forced budgets")
     if spec.run_id is not None and (not re.fullmatch(r"[A-Za-z0-9._-]+", spec.run_id) or spec.run_id in (".", "..")):

@@ -55,18 +55,64 @@ def encode_row(row: dict) -> bytes:
         return (json.dumps(row, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
 
 
-def read_rows(path: Path) -> Iterator[dict]:
-    """Rows of a samples file; a torn last line and unreadable lines are skipped."""
+# The longest samples.jsonl line read: a row holds at most a response capped by the client
+# (64 MB) plus its reasoning. A longer "line" (a damaged file) is skipped, never loaded.
+MAX_LINE_BYTES = 160 * 1024 * 1024
+_CHUNK = 1 << 20
+
+
+class ReadStats:
+    """What reading a samples file skipped: unreadable lines, lines too long to be rows."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.unreadable = 0
+        self.too_long = 0
+
+    @property
+    def skipped(self) -> int:
+        return self.unreadable + self.too_long
+
+    def describe(self) -> str:
+        parts = [f"{self.unreadable} unreadable lines"] if self.unreadable else []
+        parts += [f"{self.too_long} lines over {MAX_LINE_BYTES // 2**20} MB"] if self.too_long else []
+        return " and ".join(parts)
+
+
+def _lines(fh, stats: ReadStats) -> Iterator[bytes]:
+    """Newline-terminated lines, each read with bounded memory; a torn last line is dropped."""
+    while True:
+        line = fh.readline(MAX_LINE_BYTES)
+        if not line:
+            return
+        if line.endswith(b"\n"):
+            yield line
+            continue
+        if len(line) < MAX_LINE_BYTES:
+            return  # torn tail of a killed run
+        stats.too_long += 1  # skip to the end of this line without keeping it
+        while True:
+            rest = fh.readline(_CHUNK)
+            if not rest or rest.endswith(b"\n"):
+                break
+
+
+def read_rows(path: Path, stats: ReadStats | None = None) -> Iterator[dict]:
+    """Rows of a samples file; a torn last line, unreadable and overlong lines are skipped
+    (and counted in ``stats``)."""
+    stats = stats if stats is not None else ReadStats()
     with open(path, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                return  # torn tail of a killed run
+        for raw in _lines(fh, stats):
             try:
                 row = json.loads(raw)
             except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+                stats.unreadable += 1
                 continue
             if isinstance(row, dict) and isinstance(row.get("key"), str):
+                stats.rows += 1
                 yield row
+            else:
+                stats.unreadable += 1
 
 
 def latest_rows(path: Path) -> list[dict]:

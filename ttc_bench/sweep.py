@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from .connect import connect
 from .models.client import ChatClient, Endpoint
 from .models.preflight import preflight
 from .models.urls import redact_url
+from .progress import Progress, resolve_mode
 from .runner import Runner, RunStats
 from .rebuild import summarize_run
 from .report import write_reports
@@ -92,60 +92,20 @@ def cost_usd(prices: dict | None, prompt_tokens: float, completion_tokens: float
     return (prompt_tokens * prices["input_per_million"] + completion_tokens * prices["output_per_million"]) / 1e6
 
 
-class _Progress:
-    """One live line: done/total, tokens/s, errors, retries, resumed, cost, ETA (rich, stderr)."""
-
-    def __init__(self, total: int, label: str, client: ChatClient, enabled: bool, prices: dict | None):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.client = client
-        self.prices = prices
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
-            transient=False,
-        )
-        self.task = self.progress.add_task(label, total=total, rate="")
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self.progress.__exit__(*exc)
-
-    def update(self, stats: RunStats) -> None:
-        elapsed = max(1e-9, time.perf_counter() - stats.started)
-        rate = (
-            f"{stats.completion_tokens / elapsed:,.0f} tok/s  errors {stats.errors}  "
-            f"retries {self.client.retries}  resumed {stats.skipped}"
-        )
-        cost = cost_usd(self.prices, stats.prompt_tokens, stats.completion_tokens)
-        if cost is not None:
-            rate += f"  ${cost:,.4f}"
-        self.progress.update(self.task, completed=stats.skipped + stats.done, rate=rate)
-
-
-def run_sweep(spec: RunSpec, argv: list[str], show_progress: bool = True, log=print) -> SweepResult:
+def run_sweep(spec: RunSpec, argv: list[str], progress: str = "auto", log=print) -> SweepResult:
     # The run lock is held from before the manifest is written until the reports are: a
     # second run of the same command is refused without touching anything of this one.
     with ExitStack() as lock:
-        return _sweep(spec, argv, show_progress, log, lock)
+        return _sweep(spec, argv, resolve_mode(progress), log, lock)
 
 
-def _sweep(spec: RunSpec, argv: list[str], show_progress: bool, log, lock: ExitStack) -> SweepResult:
+def _sweep(spec: RunSpec, argv: list[str], progress: str, log, lock: ExitStack) -> SweepResult:
     with ExitStack() as stack:
         connection = connect(spec, stack, log)
         endpoint, profile, concurrency = connection.endpoint, connection.endpoint.profile, connection.concurrency
         chosen, warnings = connection.chosen, connection.warnings
         run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model, profile.name)
-        client = ChatClient(endpoint, concurrency=concurrency, max_attempts=spec.max_attempts)
+        client = ChatClient(endpoint, concurrency=concurrency, retry_window_s=spec.retry_window_s)
         # The plan (and any dataset) loads before the run folder exists: bad data leaves none.
         runner = Runner(spec, client, run_id, log=log)
         store = RunStore(spec.out / run_id)
@@ -161,8 +121,9 @@ def _sweep(spec: RunSpec, argv: list[str], show_progress: bool, log, lock: ExitS
             try:
                 await preflight(client)
                 label = f"{spec.suite} on {endpoint.model}"
-                with _Progress(runner.stats.planned, label, client, show_progress, spec.prices) as bar:
-                    return await runner.run(concurrency, on_progress=bar.update if show_progress else None)
+                cost = lambda stats: cost_usd(spec.prices, stats.prompt_tokens, stats.completion_tokens)
+                with Progress(progress, runner.stats.planned, label, client, cost) as shown:
+                    return await runner.run(concurrency, on_progress=shown.update if progress != "off" else None)
             finally:
                 await client.close()
 

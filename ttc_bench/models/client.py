@@ -44,6 +44,8 @@ FATAL_MARKERS = (
 # Gemini 3: "Multiple candidates is not enabled").
 _N_REFUSAL = re.compile(r"completion choice|n_cmpl|invalid n value|multiple candidates|\bn\b must|\bn\b.*(only|support)", re.I)
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# A safety net under the retry window (a server failing in microseconds).
+MAX_ATTEMPTS = 1000
 # Bytes of one answer beyond which it is an error row, not a memory hazard.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
@@ -60,6 +62,7 @@ class SampleError(Exception):
         self.reason = reason
         self.attempts = attempts
         self.status = status
+        self.continuation = False  # set when a budget-forcing continuation was refused
 
 
 class NotServingN(Exception):
@@ -219,8 +222,7 @@ class ChatClient:
         endpoint: Endpoint,
         *,
         concurrency: int = 8,
-        max_attempts: int = 6,
-        max_wait_s: float = 300.0,
+        retry_window_s: float = 300.0,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
     ):
@@ -228,8 +230,7 @@ class ChatClient:
 
         self.endpoint = endpoint
         self.profile = endpoint.profile
-        self.max_attempts = max_attempts
-        self.max_wait_s = max_wait_s
+        self.retry_window_s = retry_window_s
         self._wait = _BackoffWait(backoff_base_s, backoff_cap_s)
         self.limiter = AdaptiveLimiter(concurrency)
         self.retries = 0  # transient failures retried over the client's life
@@ -317,8 +318,8 @@ class ChatClient:
                         raw, content_type = await self._post(self._url(replica, where), body)
                 except TimeoutError:
                     raise AttemptTimeout(f"no complete answer within {self.endpoint.timeout_s:g} s") from None
-        except openai.RateLimitError:
-            self.limiter.on_rate_limited()
+        except openai.RateLimitError as exc:
+            self.limiter.on_rate_limited(_retry_after_seconds(exc))
             raise
         finally:
             self._load[replica] -= 1
@@ -387,7 +388,7 @@ class ChatClient:
         except Exception as exc:
             if n > 1 and self._refuses_n(exc):
                 raise NotServingN(str(exc)) from None
-            if not self._retryable(exc) or self.max_attempts <= 1:
+            if not self._retryable(exc) or self.retry_window_s <= 0:
                 raise self._give_up(exc, 1) from None
             first_failure = exc
         return await self._retry(url, body, n, first_failure, prompt_chars)
@@ -401,7 +402,8 @@ class ChatClient:
         return status is not None and 400 <= status < 600 and bool(_N_REFUSAL.search(str(exc)))
 
     async def _retry(self, url: tuple[str, bool], body: dict, n: int, first_failure: BaseException, prompt_chars: int) -> list[Completion]:
-        """Attempts 2..max_attempts (tenacity), after the first one failed transiently."""
+        """Attempts after the first one failed transiently (tenacity), until the retry window
+        has passed: a storm shorter than the window costs time, never samples."""
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay
 
         def count_retry(state) -> None:
@@ -414,7 +416,7 @@ class ChatClient:
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(self._retryable),
-                stop=stop_after_attempt(self.max_attempts - 1) | stop_after_delay(self.max_wait_s),
+                stop=stop_after_delay(self.retry_window_s) | stop_after_attempt(MAX_ATTEMPTS),
                 # tenacity numbers these attempts from 1; they are the request's 2nd, 3rd, ...
                 wait=lambda state: self._wait.delay(state.outcome.exception(), state.attempt_number + 1),
                 before_sleep=count_retry,
@@ -435,13 +437,18 @@ class ChatClient:
 
     # ---- preflight -------------------------------------------------------------------------------
 
-    async def get_json(self, url: str, timeout_s: float) -> tuple[int, Any]:
-        """GET with a short bound (the preflight must not hang on a silent server)."""
+    async def get_json(self, url: str, timeout_s: float, params=None) -> tuple[int, Any]:
+        """GET with a short bound (the preflight must not hang on a silent server), with the
+        headers the profile's preflight documents (Anthropic's Models API: x-api-key only)."""
         import json
 
         import httpx
 
-        response = await self._http.get(url, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
+        headers = dict(self._http.headers)
+        if self.profile.auth == "x-api-key":
+            headers.pop("authorization", None)
+        async with httpx.AsyncClient(headers=headers, follow_redirects=False) as http:
+            response = await http.get(url, params=params, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
         try:
             body = json.loads(response.content) if response.content else None
         except ValueError:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .budgets import Budget
-from .client import ChatClient
+from ..budgets import Budget
+from .client import ChatClient, SampleError
 from .response import Completion
 
 WAIT = "Wait"
@@ -165,6 +165,13 @@ class _Forcing:
             self.thought += c.completion_tokens
 
     async def _continue(self, prefix: str, cap: int) -> Completion:
+        try:
+            return await self._request_continuation(prefix, cap)
+        except SampleError as exc:
+            exc.continuation = True
+            raise
+
+    async def _request_continuation(self, prefix: str, cap: int) -> Completion:
         client, profile = self.client, self.client.profile
         fields = {**self.sampling, profile.token_cap: cap, **self.continuation.fields}
         fields.update({"seed": self.seed} if profile.seed else {})

@@ -56,6 +56,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def check_port_free(port: int) -> None:
+    """Refuse a port something already listens on: its answers would pass for ours."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise UserError(f"port {port} on 127.0.0.1 is already in use; pick another --port or omit it") from None
+
+
 def _die_with_parent() -> None:
     # Linux prctl(PR_SET_PDEATHSIG, SIGTERM): the server must not outlive a killed run.
     try:
@@ -108,6 +117,8 @@ def embedded_server(
     if not path.is_file():
         raise UserError(f"--gguf {path}: no such file")
     _require_server()
+    if port:
+        check_port_free(port)
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     threads = threads or default_threads()
@@ -134,6 +145,8 @@ def embedded_server(
     )
     try:
         _wait_ready(proc, base_url, log_path, timeout_s)
+        if proc.poll() is not None:  # something else answered while our server died
+            raise UserError(f"the embedded llama.cpp server exited (code {proc.returncode}); log: {log_path}")
         yield base_url, path
     finally:
         _stop(proc)

@@ -81,16 +81,19 @@ async def preflight(client: ChatClient) -> None:
     import httpx
 
     endpoint, profile = client.endpoint, client.profile
+    bound = min(PREFLIGHT_TIMEOUT_S, endpoint.timeout_s)
     for base in endpoint.base_urls:
         where = redact_url(base)
         try:
-            status, body = await client.get_json(join(base, profile.models_path), PREFLIGHT_TIMEOUT_S)
+            status, body = await client.get_json(join(base, profile.models_path), bound, dict(profile.models_params) or None)
         except httpx.TimeoutException:
             raise EndpointError(
-                f"{where} did not answer GET {profile.models_path} within {PREFLIGHT_TIMEOUT_S:.0f} s; "
+                f"{where} did not answer GET {profile.models_path} within {bound:g} s; "
                 "check --base-url and that the server is up (a proxy that accepts connections but never answers?)"
             ) from None
         except httpx.HTTPError as exc:
+            if "ssl" in str(exc).lower() or "certificate" in str(exc).lower():
+                raise EndpointError(f"TLS handshake with {where} failed ({str(exc)[:160]}); check the URL's scheme and the server's certificate") from None
             raise EndpointError(f"cannot reach {where} ({type(exc).__name__}); check --base-url and that the server is running") from None
         if status in (401, 403):
             hint = f"set ${endpoint.api_key_env}" if endpoint.api_key_env else "pass --api-key-env"

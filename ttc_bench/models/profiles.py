@@ -74,6 +74,7 @@ class Profile:
     owned_by: tuple[str, ...] = ()  # self-hosted: the /models owned_by value it reports
     default_base_url: str | None = None
     models_path: str = "/models"
+    models_params: tuple[tuple[str, str], ...] = ()  # query of the preflight's model list
     auth: str = "bearer"  # bearer | x-api-key
     preflight_headers: tuple[tuple[str, str], ...] = ()
     checks_model: bool = True  # the server refuses names it does not serve (so the preflight checks)
@@ -90,6 +91,7 @@ class Profile:
     # Sampling values allowed together with thinking:N (parameter -> (low, high)).
     thinking_sampling: dict = field(default_factory=dict)
     n: str = "yes"  # yes | no (refused: single requests) | ignored (one choice comes back)
+    n_max: int | None = None  # the most choices one request may ask for
     seed: bool = True
     seed_with_n: bool = True  # False: every choice of an n request gets the same seed
     # ---- response
@@ -100,8 +102,6 @@ class Profile:
     # ---- budget forcing
     continuation: Continuation | None = None
     model_rules: tuple[ModelRule, ...] = ()
-    # ---- errors whose cause repeats for every request (the run stops at once)
-    fatal_markers: tuple[str, ...] = ()
 
     @property
     def hides_reasoning(self) -> bool:
@@ -121,11 +121,12 @@ PROFILES: tuple[Profile, ...] = (
         token_cap="max_completion_tokens",
         default_temperature="1 (OpenAI's default)",
         reasoning_tokens_at="details",
-        fatal_markers=("insufficient_quota",),
         model_rules=(
             # Chat models (gpt-4o, gpt-4.1, gpt-3.5, *-chat-latest): sampling accepted, no
             # reasoning_effort ("Unrecognized request argument supplied: reasoning_effort").
-            ModelRule(r"^(gpt-(3\.5|4)|chatgpt-|gpt-5(\.\d+)?-chat)", {}),
+            ModelRule(r"^(gpt-(3\.5|4)|chatgpt-)", {}),
+            ModelRule(r"^gpt-5(\.\d+)?-chat", {"efforts": ("medium",), "reasoning": "hidden"}),
+            ModelRule(r"^gpt-5(\.\d+)?-pro", {"sampling": _OPENAI_REASONING, "efforts": ("high",), "reasoning": "hidden"}),
             ModelRule(r"^o\d", {"sampling": _OPENAI_REASONING, "efforts": ("low", "medium", "high"), "reasoning": "hidden"}),
             ModelRule(r"^gpt-5(-mini|-nano)?($|-\d)", {"sampling": _OPENAI_REASONING, "efforts": ("minimal", "low", "medium", "high"), "reasoning": "hidden"}),
             ModelRule(r"^gpt-5\.1", {"sampling": _OPENAI_REASONING, "efforts": ("none", "low", "medium", "high"), "reasoning": "hidden"}),
@@ -140,6 +141,7 @@ PROFILES: tuple[Profile, ...] = (
         default_base_url="https://api.anthropic.com/v1",
         auth="x-api-key",
         preflight_headers=(("anthropic-version", "2023-06-01"),),
+        models_params=(("limit", "1000"),),  # the Models API pages 20 at a time by default
         default_temperature="1 (Anthropic's default)",
         exclusive_sampling=True,
         thinking=Thinking({"thinking": {"type": "enabled", "budget_tokens": BUDGET}}, minimum=1024),
@@ -147,7 +149,6 @@ PROFILES: tuple[Profile, ...] = (
         n="no",
         seed=False,  # ignored by the compatibility layer: sending it would claim reproducibility
         reasoning="hidden",
-        fatal_markers=("credit balance is too low",),
         model_rules=(
             ModelRule(r"^claude-3", {"exclusive_sampling": False}),
             # Opus 4.7 and later refuse thinking.type "enabled" and non-default sampling.
@@ -169,16 +170,17 @@ PROFILES: tuple[Profile, ...] = (
             {"extra_body": {"google": {"thinking_config": {"thinking_budget": BUDGET, "include_thoughts": True}}}},
             minimum=0, maximum=24576,
         ),
+        n_max=8,  # candidateCount 1..8
         reasoning="summary",
         thought_tags=("<thought>", "</thought>"),
         reasoning_tokens_at="total",
         completion_includes_reasoning=False,
-        fatal_markers=("PerDay", "API_KEY_INVALID"),
         model_rules=(
             ModelRule(r"^(models/)?gemini-2\.5-pro", {"efforts": ("low", "medium", "high"),
                                                      "thinking": Thinking({"extra_body": {"google": {"thinking_config": {"thinking_budget": BUDGET, "include_thoughts": True}}}}, minimum=128, maximum=32768)}),
             ModelRule(r"^(models/)?gemini-2\.5-flash-lite", {"thinking": Thinking({"extra_body": {"google": {"thinking_config": {"thinking_budget": BUDGET, "include_thoughts": True}}}}, minimum=512, maximum=24576)}),
-            ModelRule(r"^(models/)?gemini-3", {"n": "no", "thinking": None}),
+            ModelRule(r"^(models/)?gemini-3(\.\d+)?-pro", {"n": "no", "efforts": ("low", "high")}),
+            ModelRule(r"^(models/)?gemini-3", {"n": "no"}),
         ),
     ),
     Profile(
@@ -188,13 +190,12 @@ PROFILES: tuple[Profile, ...] = (
         owned_by=("deepseek",),
         default_base_url="https://api.deepseek.com",
         default_temperature="DeepSeek's default (ignored in thinking mode)",
-        sampling_note="DeepSeek ignores temperature and top_p in thinking mode",
+        sampling_note="DeepSeek ignores temperature in thinking mode, and top_p outside 0.95-1",
         efforts=("none", "low", "high", "max"),
         n="no",
         seed=False,  # not documented (unknown fields are dropped)
         reasoning_tokens_at="details",
         continuation=Continuation("prefix", path="/beta"),
-        fatal_markers=("Insufficient Balance",),
     ),
     Profile(
         name="vllm",
@@ -241,6 +242,7 @@ PROFILES: tuple[Profile, ...] = (
         owned_by=("llamacpp",),
         checks_model=False,  # one model; the request's name is echoed, never checked
         default_temperature="0.8 (llama-server's default)",
+        seed_with_n=False,  # every choice of an n request shares the seed
         thinking=Thinking(
             {"reasoning_budget_tokens": BUDGET, "thinking_budget_tokens": BUDGET}, minimum=0,
             ignored_by="llama-server builds before May 2026 (no per-request reasoning budget)",

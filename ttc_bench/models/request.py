@@ -14,7 +14,7 @@ import copy
 from typing import Any
 
 from ..errors import UserError
-from .budgets import Budget
+from ..budgets import Budget
 from .profiles import BUDGET, Profile
 
 # Room left for the visible answer when a thinking budget caps only the reasoning.
@@ -89,7 +89,11 @@ def check_budget(profile: Profile, budget: Budget, model: str | None = None, *, 
     elif budget.kind == "thinking":
         spec = profile.thinking
         if spec is None:
-            alternative = "effort:LEVEL" if profile.efforts else "forced:N" if profile.continuation else "tokens:N"
+            # Where effort levels are documented no-ops, forcing is what works.
+            if profile.continuation and not profile.hides_reasoning:
+                alternative = "forced:N"
+            else:
+                alternative = "effort:LEVEL" if profile.efforts else "tokens:N"
             raise UserError(f"budget {budget.label}: {where} has no per-request thinking budget; use {alternative} instead")
         if budget.tokens < spec.minimum or (spec.maximum is not None and budget.tokens > spec.maximum):
             top = f"{spec.maximum:,}" if spec.maximum is not None else "no limit"
@@ -98,9 +102,10 @@ def check_budget(profile: Profile, budget: Budget, model: str | None = None, *, 
             warnings.append(f"{budget.label}: {spec.ignored_by}; `ttc-bench probe` checks this server")
     elif budget.kind == "forced":
         if profile.hides_reasoning:
+            alternative = "effort:LEVEL" if profile.efforts else "thinking:N" if profile.thinking else "tokens:N"
             raise UserError(
                 f"budget {budget.label}: {where} hides the model's reasoning, so it cannot be continued; "
-                f"use {'effort:LEVEL' if profile.efforts else 'thinking:N'} to set the reasoning budget"
+                f"use {alternative} to set the reasoning budget"
             )
         if profile.continuation is None:
             raise UserError(

@@ -221,7 +221,9 @@ def _read_choice(profile: Profile, choice: dict, prompt_tokens: int, usage: _Usa
     if completion is None:
         completion = estimate_tokens(len(content) + len(reasoning or "")) * n
     estimated = n > 1 or usage_estimated
-    if usage.reasoning is not None:
+    # A reported 0 beside reasoning text is a server that does not count (SGLang before
+    # Dec 2025 always sent 0): estimate instead.
+    if usage.reasoning is not None and not (usage.reasoning == 0 and reasoning):
         reasoning_tokens: int | None = round(usage.reasoning / n)
     elif reasoning:
         reasoning_tokens, estimated = min(estimate_tokens(len(reasoning)), round(completion / n)), True
