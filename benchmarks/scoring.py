@@ -101,7 +101,7 @@ def measure(shape: str, from_file: bool) -> dict:
     rows = items * budgets * samples
     result = {"shape": shape, "rows": rows}
     if from_file:
-        from ttc_bench.rebuild import summarize_run
+        from ttc_bench.summarize import summarize_run
 
         with tempfile.TemporaryDirectory() as tmp:
             run = Path(tmp)

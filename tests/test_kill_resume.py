@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fault_server import FaultServer, spare_first
+from ttc_bench.sample import Sample
 from test_run_fake import add_answer, base_args
 
 KILLS = 20  # kill -9 rounds that hit a live process
@@ -143,16 +144,16 @@ def test_torn_last_line_is_cut_and_the_lines_before_it_kept(tmp_path, run_cli):
 
 
 def test_store_repairs_tails_of_any_size(tmp_path):
-    from ttc_bench.store import RunStore
+    from ttc_bench.store import RunStore, encode_row
 
     store = RunStore(tmp_path / "run")
     good = b'{"key":"a","error":null}\n{"key":"b","error":null}\n'
     for tail in (b"", b'{"key":"c"', b"\x00" * 10, b"x" * (3 << 16) + b"\xe2\x82"):  # incl. a torn 192 KB line
         store.samples_path.write_bytes(good + tail)
         store.open_for_append()
-        store.append({"key": "d", "error": None})
+        store.append(Sample("d", "t", "l", "i", "b", 0))
         store.close()
-        assert store.samples_path.read_bytes() == good + b'{"key":"d","error":null}\n'
+        assert store.samples_path.read_bytes() == good + encode_row(Sample("d", "t", "l", "i", "b", 0).to_json())
     store.samples_path.write_bytes(b'{"key":"half')  # nothing complete at all
     store.open_for_append()
     store.close()
@@ -242,10 +243,10 @@ def test_disk_full_at_the_store_level_cuts_the_partial_line(tmp_path, monkeypatc
     store = RunStore(tmp_path)
     store.open_for_append()
     for key in "abc":
-        store.append({"key": key, "error": None})
+        store.append(Sample(key, "t", "l", "i", "b", 0))
     _full_disk_after(monkeypatch, rows_ok=0)
     with pytest.raises(StoreWriteError, match="No space left on device.*3 samples saved so far are intact.*re-run"):
-        store.append({"key": "d", "error": None, "response": "x" * 1000})
+        store.append(Sample("d", "t", "l", "i", "b", 0, response="x" * 1000))
     store.close()
     assert store.samples_path.read_bytes().count(b"\n") == 3
     assert [r["key"] for r in store.rows()] == ["a", "b", "c"]

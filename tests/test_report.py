@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ttc_bench.errors import UserError
-from ttc_bench.rebuild import regenerate, summarize_run
+from ttc_bench.rebuild import regenerate
+from ttc_bench.summarize import summarize_run
 from ttc_bench.report import fitting_table, print_summary
 from ttc_bench.scoring import summarize
 
@@ -238,7 +239,7 @@ def test_rebuilt_summary_does_not_flag_varied_samples_as_identical(tmp_path):
     # like identical samples.
     import json
 
-    from ttc_bench.rebuild import summarize_run
+    from ttc_bench.summarize import summarize_run
 
     run = tmp_path / "run"
     run.mkdir()

@@ -441,7 +441,7 @@ def test_summary_matches_an_independent_recompute_from_samples(tmp_path):
     import json
 
     from ttc_bench.estimators import t_quantile
-    from ttc_bench.rebuild import summarize_run
+    from ttc_bench.summarize import summarize_run
 
     rng = random.Random(12)
     rows = []

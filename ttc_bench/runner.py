@@ -20,6 +20,7 @@ from .budgets import Budget
 from .models.client import ChatClient, NotServingN, SampleError
 from .models.generation import Generation, generate, generate_n
 from .models.request import request_fields
+from .sample import Sample
 from .spec import RunSpec
 from .store import RunStore
 
@@ -170,48 +171,28 @@ class Runner:
                         continue
                     yield Job(adapter, item, budget, j, seed, prompt, key)
 
-    def _row(self, job: Job, gen: Generation | None, error: str | None, attempts: int) -> dict:
+    def _row(self, job: Job, gen: Generation | None, error: str | None, attempts: int) -> Sample:
         answer = None
         verdict = Verdict(False, 0.0)
         if gen is not None:
             answer = job.adapter.parse(gen.answer_text, job.item, job.prompt)
             if answer is not None:
                 verdict = job.adapter.verify(job.item, answer)
-        return {
-            "key": job.key,
-            "run_id": self.run_id,
-            "task": job.item.task,
-            "level": job.item.level,
-            "item": job.item.id,
-            "budget": job.budget.label,
-            "requested_tokens": job.budget.requested_tokens,
-            "sample": job.sample,
-            "seed": job.seed,
-            "response": gen.text if gen else None,
-            "reasoning": gen.reasoning if gen else None,
-            "answer": answer,
-            "gold": job.item.gold,
-            "parse_ok": answer is not None,
-            "correct": verdict.correct,
-            "partial": verdict.partial,
-            "scores": verdict.scores or None,
-            "prompt_meta": job.prompt.meta or None,
-            "finish_reason": gen.finish_reason if gen else None,
-            "truncated": gen.truncated if gen else False,
-            "forced_answer": gen.forced_answer if gen else False,
-            "turns": gen.turns if gen else 0,
-            "prompt_tokens": gen.prompt_tokens if gen else 0,
-            "reread_tokens": gen.reread_tokens if gen else 0,
-            "completion_tokens": gen.completion_tokens if gen else 0,
-            "reasoning_tokens": gen.reasoning_tokens if gen else 0,
-            "reasoning_tokens_estimated": gen.reasoning_tokens_estimated if gen else False,
-            "usage_estimated": gen.usage_estimated if gen else False,
-            "reasoning_added": gen.reasoning_added if gen else False,
-            "latency_s": round(gen.latency_s, 4) if gen else None,
-            "attempts": gen.attempts if gen else attempts,
-            "error": error,
-            "cached": False,
-        }
+        sample = Sample(
+            key=job.key, run_id=self.run_id, task=job.item.task, level=job.item.level, item=job.item.id,
+            budget=job.budget.label, requested_tokens=job.budget.requested_tokens, sample=job.sample, seed=job.seed,
+            answer=answer, gold=job.item.gold, parse_ok=answer is not None, correct=verdict.correct,
+            partial=verdict.partial, scores=verdict.scores or None, prompt_meta=job.prompt.meta or None,
+            source=job.item.meta.get("source"), attempts=attempts, error=error,
+        )
+        if gen is not None:
+            sample.response, sample.reasoning = gen.text, gen.reasoning
+            sample.finish_reason, sample.truncated, sample.forced_answer = gen.finish_reason, gen.truncated, gen.forced_answer
+            sample.turns, sample.prompt_tokens, sample.reread_tokens = gen.turns, gen.prompt_tokens, gen.reread_tokens
+            sample.completion_tokens, sample.reasoning_tokens = gen.completion_tokens, gen.reasoning_tokens
+            sample.reasoning_tokens_estimated, sample.usage_estimated = gen.reasoning_tokens_estimated, gen.usage_estimated
+            sample.reasoning_added, sample.latency_s = gen.reasoning_added, round(gen.latency_s, 4)
+        return sample
 
     def batches(self, jobs: Iterator[Job]) -> Iterator[list[Job]]:
         """Jobs to send together: with the n parameter, consecutive samples of one item and
@@ -238,7 +219,7 @@ class Runner:
             answer_tokens=job.adapter.answer_tokens,
         )
 
-    async def _run_batch(self, batch: list[Job]) -> list[dict]:
+    async def _run_batch(self, batch: list[Job]) -> list[Sample]:
         first = batch[0]
         try:
             if len(batch) > 1 and self.client.n_served is not False:
@@ -260,7 +241,7 @@ class Runner:
             return [self._row(job, None, exc.reason, exc.attempts) for job in batch]
         return [self._row(job, gen, None, gen.attempts) for job, gen in zip(batch, gens)]
 
-    async def _singles(self, batch: list[Job]) -> list[dict]:
+    async def _singles(self, batch: list[Job]) -> list[Sample]:
         rows = []
         for job in batch:
             try:
@@ -295,7 +276,7 @@ class Runner:
         if times >= REPEATED_REFUSALS:
             raise RepeatedRefusal(f"{where} refused {times} requests in a row: {exc.reason[:300]}; {hint}")
 
-    async def _probe(self, batch: list[Job]) -> list[dict]:
+    async def _probe(self, batch: list[Job]) -> list[Sample]:
         """The first request of a task and budget, alone: a refusal stops the run here."""
         job = batch[0]
         try:
@@ -331,10 +312,10 @@ class Runner:
                 for row in rows:
                     self.store.append(row)
                     self.stats.done += 1
-                    self.stats.errors += row["error"] is not None
-                    self.stats.prompt_tokens += row["prompt_tokens"] + row["reread_tokens"]
-                    self.stats.completion_tokens += row["completion_tokens"]
-                    if row["error"] is None:
+                    self.stats.errors += row.error is not None
+                    self.stats.prompt_tokens += row.prompt_tokens + row.reread_tokens
+                    self.stats.completion_tokens += row.completion_tokens
+                    if row.error is None:
                         self._refusal = ("", 0)
                 if on_progress:
                     on_progress(self.stats)

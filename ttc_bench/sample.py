@@ -32,7 +32,7 @@ class Sample:
     level: str
     item: str
     budget: str
-    sample: int
+    sample: int = 0  # the sample's index among its item's samples at this budget
     seed: int = 0
     run_id: str | None = None
     requested_tokens: int | None = None
@@ -111,7 +111,7 @@ _NUMBER = (int, float)
 # field -> (accepted types, required); the fields scoring, the gate and the report read.
 _CHECKS = {
     "key": (_TEXT, True), "task": (_TEXT, True), "level": (_TEXT, True), "item": (_TEXT, True),
-    "budget": (_TEXT, True), "sample": (_COUNT, True), "seed": (_COUNT, False),
+    "budget": (_TEXT, True), "sample": (_COUNT, False), "seed": (_COUNT, False),
     "correct": (_FLAG, False), "parse_ok": (_FLAG, False), "truncated": (_FLAG, False),
     "partial": (_NUMBER, False), "error": (_TEXT, False), "scores": ((dict,), False),
     "turns": (_COUNT, False), "attempts": (_COUNT, False), "prompt_tokens": (_COUNT, False),

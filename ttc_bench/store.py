@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import UserError
+from .sample import BadRow, Sample
 
 SAMPLES = "samples.jsonl"
 MANIFEST = "manifest.json"
@@ -174,7 +175,10 @@ class RunStore:
         """Keys of samples that need no new request (errors are retried)."""
         if not self.samples_path.exists():
             return set()
-        return {row["key"] for row in latest_rows(self.samples_path) if row.get("error") is None}
+        ok: dict[str, bool] = {}  # the last row of a key decides (a retried error replaces its row)
+        for row in read_rows(self.samples_path):
+            ok[row["key"]] = row.get("error") is None
+        return {key for key, good in ok.items() if good}
 
     def open_for_append(self) -> None:
         """Take the folder's lock, then repair a torn tail: nothing in the folder is touched
@@ -203,10 +207,10 @@ class RunStore:
         self._fd = fd
         self._size = os.fstat(fd).st_size
 
-    def append(self, row: dict) -> None:
+    def append(self, sample: Sample) -> None:
         if self._fd is None:
             raise RuntimeError("open_for_append() first")
-        line = encode_row(row)
+        line = encode_row(sample.to_json())
         data = memoryview(line)
         try:
             while data:
@@ -276,3 +280,91 @@ def _lock(fd: int) -> None:
         raise
     except OSError:
         pass  # a filesystem without locks (some network mounts): run unlocked
+
+
+# ---- reading a run folder --------------------------------------------------------------
+
+
+class RunFolder:
+    """A run folder as every reader (report, compare, rescoring, load_run) sees it: one
+    way to find it from a path, one failure policy for its files.
+
+    - the folder: a run folder, a file inside it (summary.json, manifest.json,
+      samples.jsonl), or a results folder holding exactly one run;
+    - manifest.json: missing is {} (the samples are what count); unreadable is one line;
+    - samples.jsonl: rows that cannot be samples are skipped and counted (``read``), never
+      a crash; the last row written for a key wins (a retried error replaces its row).
+    """
+
+    def __init__(self, path: Path):
+        self.dir = Path(path)
+        self.samples_path = self.dir / SAMPLES
+        self.read = ReadStats()
+        self.bad_rows = 0  # rows that parse as JSON but cannot be samples
+
+    @classmethod
+    def resolve(cls, path: Path | str) -> "RunFolder":
+        path = Path(path)
+        if not path.exists():
+            raise UserError(f"{path} does not exist; give a run folder (e.g. results/<run-id>)")
+        if path.is_file():
+            if not (path.parent / SAMPLES).is_file():
+                raise UserError(f"{path}: no {SAMPLES} beside it; give the whole run folder (e.g. results/<run-id>)")
+            return cls(path.parent)
+        if (path / SAMPLES).is_file():
+            return cls(path)
+        runs = sorted(p for p in path.iterdir() if (p / SAMPLES).is_file())
+        if len(runs) == 1:
+            return cls(runs[0])
+        if runs:
+            names = ", ".join(p.name for p in runs[:5]) + (", ..." if len(runs) > 5 else "")
+            raise UserError(f"{path} holds {len(runs)} runs ({names}); name one of them")
+        raise UserError(f"{path} has no {SAMPLES}; give a run folder written by ttc-bench run")
+
+    def manifest(self) -> dict:
+        path = self.dir / MANIFEST
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise UserError(f"{path} cannot be read ({exc}); fix or delete it (the samples are kept)") from None
+        return data if isinstance(data, dict) else {}
+
+    def samples(self) -> Iterator[Sample]:
+        """Every readable sample row in file order (several per key after retries)."""
+        try:
+            for row in read_rows(self.samples_path, self.read):
+                try:
+                    yield Sample.from_json(row)
+                except BadRow:
+                    self.bad_rows += 1
+        except OSError as exc:
+            raise UserError(f"cannot read {self.samples_path}: {_reason(exc)}") from None
+
+    def latest(self) -> list[Sample]:
+        """One sample per key, the last written winning; at least one, or one line."""
+        found: dict[str, Sample] = {}
+        for sample in self.samples():
+            found.pop(sample.key, None)
+            found[sample.key] = sample
+        if not found:
+            raise self.empty()
+        return list(found.values())
+
+    def empty(self) -> UserError:
+        """The one-line error for a samples file with nothing readable in it."""
+        return UserError(f"{self.samples_path} holds no readable sample rows{self._skipped_note()}; nothing to read")
+
+    def skipped(self) -> int:
+        return self.read.skipped + self.bad_rows
+
+    def _skipped_note(self) -> str:
+        parts = [self.read.describe()] if self.read.skipped else []
+        parts += [f"{self.bad_rows} rows that are not samples"] if self.bad_rows else []
+        return f" ({' and '.join(parts)} skipped)" if parts else ""
+
+    def skipped_note(self) -> str | None:
+        """One line on what reading skipped, or None."""
+        note = self._skipped_note()
+        return f"{self.samples_path}: {note.strip(' ()')}" if note else None

@@ -18,7 +18,7 @@ from .models.preflight import preflight
 from .models.urls import redact_url
 from .progress import Progress, resolve_mode
 from .runner import Runner, RunStats
-from .rebuild import summarize_run
+from .summarize import summarize_run
 from .report import write_reports
 from .spec import RunSpec
 from .store import RunStore
