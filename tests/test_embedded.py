@@ -40,6 +40,9 @@ def test_default_run_on_the_embedded_model(tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["endpoint"]["embedded"] is True
     assert manifest["endpoint"]["identity"].startswith("embedded:")
+    engine = manifest["engine"]
+    assert engine["name"] == "llama-cpp-python" and engine["version"] and len(engine["model_sha256"]) == 64
+    assert engine["threads"] >= 1
 
 
 def test_server_stops_when_the_body_raises():

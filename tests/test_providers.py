@@ -235,6 +235,7 @@ def test_the_profile_chosen_is_printed_and_recorded(tmp_path, run_cli):
     assert "endpoint: Ollama" in out
     manifest = json.loads((run_dir(tmp_path) / "manifest.json").read_text())
     assert manifest["endpoint"]["api"] == "ollama" and "owned_by" in manifest["endpoint"]["profile_chosen_by"]
+    assert manifest["engine"]["name"] == "Ollama" and manifest["engine"]["version"]  # from GET /api/version
     assert manifest["requests"]["arithmetic tokens:512"] == {"max_tokens": 512}
 
 

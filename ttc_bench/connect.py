@@ -24,6 +24,23 @@ class Connection:
     chosen: str  # how the profile was chosen
     warnings: list[str]
     concurrency: int
+    engine: dict  # what serves the model, and its version: results depend on the build
+
+
+def _embedded_engine(gguf: Path, threads: int) -> dict:
+    import hashlib
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    with open(gguf, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    try:
+        version = metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        version = None
+    return {"name": "llama-cpp-python", "version": version, "model_file": gguf.name,
+            "model_sha256": digest.hexdigest(), "threads": threads}
 
 
 def chat_template(spec: RunSpec, profile: Profile, gguf_path):
@@ -48,7 +65,8 @@ def connect(spec: RunSpec, stack: ExitStack, log, *, check: bool = True) -> Conn
     """The endpoint for ``spec``; the embedded server is started inside ``stack``. With
     ``check``, what the profile refuses stops here, before any request (and before the
     embedded server starts), and what it documents as a no-op is logged as a warning."""
-    from .models.local import EMBEDDED_CONCURRENCY, EMBEDDED_MODEL, embedded_server, find_bundled_gguf
+    from .models.local import EMBEDDED_CONCURRENCY, EMBEDDED_MODEL, default_threads, embedded_server, find_bundled_gguf
+    from .models.preflight import server_version
 
     if spec.embedded:
         profile, chosen = detect_profile("llama-cpp-python" if spec.api == "auto" else spec.api, "", None)
@@ -71,8 +89,10 @@ def connect(spec: RunSpec, stack: ExitStack, log, *, check: bool = True) -> Conn
         base_url, gguf = stack.enter_context(embedded_server(spec.gguf))
         endpoint = Endpoint((base_url,), model, profile, api_key_env=None, identity=f"embedded:{gguf.name}",
                             timeout_s=spec.timeout_s, chat_template=template)
-        return Connection(endpoint, chosen, warnings, spec.concurrency or EMBEDDED_CONCURRENCY)
+        engine = _embedded_engine(gguf, default_threads())
+        return Connection(endpoint, chosen, warnings, spec.concurrency or EMBEDDED_CONCURRENCY, engine)
     log(f"endpoint: {profile.title} (chosen by {chosen})")
     endpoint = Endpoint(tuple(spec.base_urls), model, profile, api_key_env=spec.api_key_env,
                         timeout_s=spec.timeout_s, chat_template=template)
-    return Connection(endpoint, chosen, warnings, spec.concurrency or DEFAULT_REMOTE_CONCURRENCY)
+    engine = {"name": profile.title, "version": server_version(profile, spec.base_urls[0], spec.api_key_env)}
+    return Connection(endpoint, chosen, warnings, spec.concurrency or DEFAULT_REMOTE_CONCURRENCY, engine)

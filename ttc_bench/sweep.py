@@ -57,7 +57,7 @@ def redacted_argv(argv: list[str]) -> list[str]:
 
 
 def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | None, argv: list[str],
-              chosen: str, requests: dict, warnings: list[str]) -> dict:
+              chosen: str, requests: dict, warnings: list[str], engine: dict) -> dict:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     sent = {k: v for k, v in spec.sampling().items() if v is not None}
     return {
@@ -80,6 +80,8 @@ def _manifest(spec: RunSpec, endpoint: Endpoint, run_id: str, previous: dict | N
         "requests": requests,
         "sampling": {"sent": sent, "in_force": sent or f"provider default: {endpoint.profile.default_temperature}"},
         "warnings": warnings,
+        # The numbers depend on the engine build (and, for the embedded model, threads).
+        "engine": engine,
         "versions": _versions(spec.embedded),
         "command": redacted_argv(argv),
         "platform": platform.platform(),
@@ -114,7 +116,7 @@ def _sweep(spec: RunSpec, argv: list[str], progress: str, log, lock: ExitStack) 
         # nothing (manifest, samples) of the run that holds it.
         store.open_for_append()
         lock.callback(store.close)
-        manifest = _manifest(spec, endpoint, run_id, store.read_manifest(), argv, chosen, runner.requests_sent(), warnings)
+        manifest = _manifest(spec, endpoint, run_id, store.read_manifest(), argv, chosen, runner.requests_sent(), warnings, connection.engine)
         store.write_manifest(manifest)
 
         async def go() -> RunStats:

@@ -103,3 +103,15 @@ async def preflight(client: ChatClient) -> None:
             listed = ", ".join(served[:8]) + (" ..." if len(served) > 8 else "")
             raise EndpointError(f"{where} does not serve model {endpoint.model!r}; it lists: {listed}")
 
+
+
+def server_version(profile: Profile, base_url: str, api_key_env: str | None, timeout_s: float = 5.0) -> str | None:
+    """The engine version the server reports about itself (vLLM /version, Ollama
+    /api/version, llama.cpp /props build_info), or None: numbers depend on the engine
+    build, so the manifest records it."""
+    if profile.version_path is None:
+        return None
+    key = os.environ.get(api_key_env) if api_key_env else None
+    status, body = _get(join(origin(base_url), profile.version_path), {"Authorization": f"Bearer {key}"} if key else {}, timeout_s)
+    value = body.get(profile.version_field) if status == 200 and isinstance(body, dict) else None
+    return str(value)[:200] if value is not None else None
