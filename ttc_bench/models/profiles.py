@@ -114,6 +114,13 @@ class Profile:
 # OpenAI reasoning models accept only the default sampling values, so none is sent.
 _OPENAI_REASONING: frozenset[str] = frozenset()
 
+def _gemini_thinking(minimum: int, maximum: int) -> Thinking:
+    # The compatibility layer reads Google fields from a literal "extra_body" key; the
+    # valid range depends on the model.
+    fields = {"extra_body": {"google": {"thinking_config": {"thinking_budget": BUDGET, "include_thoughts": True}}}}
+    return Thinking(fields, minimum=minimum, maximum=maximum)
+
+
 PROFILES: tuple[Profile, ...] = (
     Profile(
         name="openai",
@@ -168,20 +175,15 @@ PROFILES: tuple[Profile, ...] = (
         default_temperature="1 (Gemini's default)",
         efforts=("none", "low", "medium", "high"),
         effort_fields={"extra_body": {"google": {"thinking_config": {"include_thoughts": True}}}},
-        # The compatibility layer reads Google fields from a literal "extra_body" key.
-        thinking=Thinking(
-            {"extra_body": {"google": {"thinking_config": {"thinking_budget": BUDGET, "include_thoughts": True}}}},
-            minimum=0, maximum=24576,
-        ),
+        thinking=_gemini_thinking(0, 24576),
         n_max=8,  # candidateCount 1..8
         reasoning="summary",
         thought_tags=("<thought>", "</thought>"),
         reasoning_tokens_at="total",
         completion_includes_reasoning=False,
         model_rules=(
-            ModelRule(r"^(models/)?gemini-2\.5-pro", {"efforts": ("low", "medium", "high"),
-                                                     "thinking": Thinking({"extra_body": {"google": {"thinking_config": {"thinking_budget": BUDGET, "include_thoughts": True}}}}, minimum=128, maximum=32768)}),
-            ModelRule(r"^(models/)?gemini-2\.5-flash-lite", {"thinking": Thinking({"extra_body": {"google": {"thinking_config": {"thinking_budget": BUDGET, "include_thoughts": True}}}}, minimum=512, maximum=24576)}),
+            ModelRule(r"^(models/)?gemini-2\.5-pro", {"efforts": ("low", "medium", "high"), "thinking": _gemini_thinking(128, 32768)}),
+            ModelRule(r"^(models/)?gemini-2\.5-flash-lite", {"thinking": _gemini_thinking(512, 24576)}),
             ModelRule(r"^(models/)?gemini-3(\.\d+)?-pro", {"n": "no", "efforts": ("low", "high")}),
             ModelRule(r"^(models/)?gemini-3", {"n": "no"}),
         ),
