@@ -150,7 +150,7 @@ NEEDS_LEAD_FIX = [
 
 
 @pytest.mark.parametrize("name, text, fragment", NEEDS_LEAD_FIX)
-def test_bad_suite_cases_waiting_for_a_fix(tmp_path, cli, name, text, fragment):
+def test_bad_suite_values_are_one_line_errors(tmp_path, cli, name, text, fragment):
     path = suite(tmp_path, text)
     code, out, err = cli("run", "--model", "m", "--base-url", NOWHERE, "--out", tmp_path / "out", "--no-progress", "--suite", path)
     assert_one_line_error(code, out, err, fragment)

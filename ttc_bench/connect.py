@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .models.client import Endpoint
-from .models.preflight import detect_profile
+from .models.preflight import PREFLIGHT_TIMEOUT_S, detect_profile
 from .models.profiles import Profile, resolve
 from .models.request import check_plan
 from .spec import RunSpec
@@ -74,7 +74,8 @@ def connect(spec: RunSpec, stack: ExitStack, log, *, check: bool = True) -> Conn
         model = EMBEDDED_MODEL if spec.gguf is None else Path(spec.gguf).stem
         template = chat_template(spec, profile, spec.gguf or find_bundled_gguf())
     else:
-        profile, chosen = detect_profile(spec.api, spec.base_urls[0], spec.api_key_env)
+        bound = min(PREFLIGHT_TIMEOUT_S, spec.timeout_s)
+        profile, chosen = detect_profile(spec.api, spec.base_urls[0], spec.api_key_env, bound)
         profile, model = resolve(profile, spec.model), spec.model
         template = chat_template(spec, profile, None)
     warnings = []

@@ -90,8 +90,10 @@ class Progress:
 
     def _line(self, final: bool = False) -> None:
         stats = self.stats
-        if stats is None:  # nothing finished yet: still say the run is alive
-            print(f"{self.label}: 0/{self.total} samples, waiting for the first answers", file=self.stream, flush=True)
+        if stats is None:  # nothing finished yet: still say the run is alive, and why it waits
+            paused = self.client.limiter.paused_for()
+            why = f", rate limited: pausing {paused:.0f} s" if paused > 0 else ""
+            print(f"{self.label}: 0/{self.total} samples, waiting for the first answers{why}", file=self.stream, flush=True)
             return
         finished = stats.skipped + stats.done
         elapsed = time.perf_counter() - stats.started

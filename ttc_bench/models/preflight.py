@@ -33,10 +33,18 @@ def served_models(body: Any) -> list[str] | None:
 
 
 def _get(url: str, headers: dict, timeout_s: float) -> tuple[int | None, Any]:
+    """(status, JSON body); (None, None) when unreachable. A server that accepts the
+    connection and never answers is an error here: waiting for it again later would only
+    double the wait."""
     import httpx
 
     try:
         response = httpx.get(url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
+    except httpx.TimeoutException:
+        raise EndpointError(
+            f"{redact_url(url)} did not answer within {timeout_s:g} s; check --base-url and that the server is up "
+            "(a proxy that accepts connections but never answers?)"
+        ) from None
     except httpx.HTTPError:
         return None, None
     try:
@@ -46,6 +54,8 @@ def _get(url: str, headers: dict, timeout_s: float) -> tuple[int | None, Any]:
 
 
 def detect_profile(api: str, base_url: str, api_key_env: str | None, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> tuple[Profile, str]:
+    # Asking a server what it is: its /models answer names it (vLLM, SGLang, llama.cpp),
+    # or Ollama's /api/version does. Bounded like the preflight.
     """(profile, how it was chosen) for ``--api`` (a name or ``auto``)."""
     if api != "auto":
         return get_profile(api), f"--api {api}"
