@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from ttc_bench.adapters.base import get_family  # noqa: E402
+from ttc_bench.adapters import get_family  # noqa: E402
 from ttc_bench.models.local import default_threads, find_bundled_gguf  # noqa: E402
 from ttc_bench.spec import build_spec  # noqa: E402
 from ttc_bench.sweep import run_sweep  # noqa: E402

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from ttc_bench.adapters.base import families  # noqa: E402
+from ttc_bench.adapters import families  # noqa: E402
 
 SUDOKU_TARGET_S = 30.0
 

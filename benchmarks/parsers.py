@@ -60,7 +60,7 @@ def hostile_inputs() -> dict[str, str]:
 
 def cases() -> list[tuple[str, Callable[[str], object]]]:
     """(family, work on one output) for every registered family, plus the client's split."""
-    from ttc_bench.adapters.base import families
+    from ttc_bench.adapters import families
     from ttc_bench.models.response import split_think
 
     out = []

@@ -5,9 +5,10 @@ from functools import lru_cache
 
 import pytest
 
-from ttc_bench.adapters.base import Item, Prompt, get_family
-from ttc_bench.adapters.crossword import LEVELS, Crossword, columns, load_words
-from ttc_bench.adapters.base import data_file
+from ttc_bench.adapters import Item, Prompt, get_family
+from ttc_bench.adapters.crossword import LEVELS, Crossword
+from ttc_bench.adapters.crossword_search import columns, load_words
+from ttc_bench.adapters.shipped import data_file
 from ttc_bench.errors import UserError
 
 C = Crossword()

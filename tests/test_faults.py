@@ -93,7 +93,7 @@ def test_retry_after_is_honoured(tmp_path, run_cli):
 
 
 def test_faults_that_persist_become_error_rows_excluded_from_accuracy(tmp_path, run_cli):
-    from ttc_bench.adapters.base import get_family
+    from ttc_bench.adapters import get_family
 
     # Every request for item 0 fails (a poisoned prompt); the other items never do.
     item0 = get_family("arithmetic")().items(0, "add-1d", 1)[0]

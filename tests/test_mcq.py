@@ -15,7 +15,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 
 from ttc_bench.adapters.base import Prompt
-from ttc_bench.adapters.mcq import GENERATED, MultipleChoice, shown_choice
+from ttc_bench.adapters.mcq import LEVELS, MultipleChoice
+from ttc_bench.adapters.mcq_extract import shown_choice
 from ttc_bench.adapters.mcq_datasets import LETTERS, PRESETS
 from ttc_bench.errors import UserError
 
@@ -251,7 +252,7 @@ def test_dataset_loads_once_and_beyond_the_end_is_an_error():
         adapter.item(0, "all", 4)
 
 
-@pytest.mark.parametrize("level", sorted(GENERATED))
+@pytest.mark.parametrize("level", sorted(LEVELS))
 def test_generated_items_are_deterministic(level):
     first = MultipleChoice().items(3, level, 6)
     assert MultipleChoice().items(3, level, 3) == first[:3]
@@ -270,9 +271,9 @@ def test_generated_levels_by_default():
 # ---- the generator ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("level", sorted(GENERATED))
+@pytest.mark.parametrize("level", sorted(LEVELS))
 def test_generated_options_are_close_distinct_and_one_is_right(level):
-    op, _, _, count, _ = GENERATED[level]
+    op, count = LEVELS[level].op, LEVELS[level].option_count
     for index in range(300):
         item = MultipleChoice().item(index % 5, level, index)
         a, b = (int(part) for part in item.meta["expression"].split(f" {op} "))

@@ -21,7 +21,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ttc_bench.adapters.mcq import MultipleChoice, source_label, task_items
+from ttc_bench.adapters import task_items
+from ttc_bench.adapters.mcq import MultipleChoice, source_label
 from ttc_bench.adapters.mcq_datasets import LETTERS
 from ttc_bench.adapters.mcq_formats import looks_headerless, parse_list_cell
 from ttc_bench.errors import UserError

@@ -6,15 +6,9 @@ import time
 
 import pytest
 
-from ttc_bench.adapters.base import Prompt, get_family
-from ttc_bench.adapters.sudoku import (
-    LEVELS,
-    TECHNIQUES,
-    Sudoku,
-    count_solutions,
-    logic_solve,
-    shape,
-)
+from ttc_bench.adapters import Prompt, get_family
+from ttc_bench.adapters.sudoku import LEVELS, Sudoku
+from ttc_bench.adapters.sudoku_search import TECHNIQUES, count_solutions, logic_solve, shape
 
 SAMPLES = 15  # items per level checked in the slower tests
 

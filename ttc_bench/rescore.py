@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .adapters.base import Item, Prompt, TaskAdapter, get_family
+from .adapters import Item, Prompt, TaskAdapter, get_family
 from .errors import UserError
 from .sample import Sample
 from .store import MANIFEST, RunFolder, RunStore, encode_row, write_json_atomic

@@ -31,7 +31,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .adapters.base import TaskAdapter, data_file, get_family
+from .adapters import TaskAdapter, get_family
+from .adapters.shipped import data_file
 from .errors import UserError
 from .budgets import Budget, parse_budgets
 from .models.profiles import BY_NAME, PROFILE_CHOICES
@@ -86,6 +87,10 @@ class RunSpec:
     n_parameter: bool = False
     prices: dict[str, float] | None = None  # USD per million input/output tokens
     params: float | None = None  # model parameter count, for the FLOPs axis
+    # Run through the provider's Batch API (upload, poll, import) instead of live requests.
+    batch: bool = False
+    # "I/N": this run holds shard I (1-based) of N; items are split by a hash of their id.
+    shard: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -110,7 +115,10 @@ class RunSpec:
         digest = hashlib.sha256(json.dumps(self.identity(endpoint_identity, profile), sort_keys=True).encode()).hexdigest()
         # Both parts come from user input (a suite's name, a model id): one folder name,
         # never a path, so the run folder stays inside --out.
-        return f"{folder_slug(self.suite, 'suite')}-{folder_slug(model_name, 'model')}-{digest[:8]}"
+        # Shards share the settings hash (identity leaves the shard out) and differ only by
+        # the suffix, so `ttc-bench merge` can recognise them as parts of one run.
+        suffix = "-shard{}of{}".format(*parse_shard(self.shard)) if self.shard else ""
+        return f"{folder_slug(self.suite, 'suite')}-{folder_slug(model_name, 'model')}-{digest[:8]}{suffix}"
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -170,6 +178,20 @@ def parse_count(text: str) -> float:
         raise UserError(f"bad parameter count {text!r}: use e.g. 135M, 8B or 1.5e9")
     scale = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[match.group(2)]
     return float(match.group(1)) * scale
+
+
+MAX_SHARDS = 100_000
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` (shard I of N, 1-based) as (I, N); one line when it is not that."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not match:
+        raise UserError(f"--shard must look like I/N (shard I of N, from 1), got {text!r}")
+    index, count = int(match.group(1)), int(match.group(2))
+    if not 1 <= count <= MAX_SHARDS or not 1 <= index <= count:
+        raise UserError(f"--shard {text}: I must be from 1 to N, and N from 1 to {MAX_SHARDS:,}")
+    return index, count
 
 
 def _whole(value: Any, what: str) -> int:
@@ -296,6 +318,10 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
         if not spec.timeout_s > 0:
             raise UserError(f"--timeout must be a number of seconds above 0, got {flags['timeout']!r}")
     spec.fresh = bool(flags.get("fresh"))
+    spec.batch = bool(flags.get("batch"))
+    if flags.get("shard") is not None:
+        index, count = parse_shard(flags["shard"])
+        spec.shard = f"{index}/{count}"
     limit = flags.get("limit")
     if limit is not None:
         _positive_int(limit, "--limit", MAX_ITEMS)
@@ -326,6 +352,13 @@ def _validate(spec: RunSpec) -> None:
         spec.base_urls = [hosted.default_base_url if hosted and hosted.default_base_url else "https://api.openai.com/v1"]
     if spec.n_parameter and any(b.kind == "forced" for b in spec.budgets):
         raise UserError("the n parameter cannot serve forced:N budgets (each sample needs its own follow-up turn); drop --n-param or the forced budgets")
+    if spec.batch:
+        if spec.embedded:
+            raise UserError("--batch needs --model (and --base-url for a non-OpenAI API): the embedded model has no Batch API")
+        if spec.n_parameter:
+            raise UserError("--batch sends one request per sample (its custom_id is the sample key); drop --n-param")
+        if spec.fresh:
+            raise UserError("--batch cannot be --fresh (a submitted batch is never thrown away); give another --run-id instead")
     if spec.run_id is not None and (not re.fullmatch(r"[A-Za-z0-9._-]+", spec.run_id) or spec.run_id in (".", "..")):
         raise UserError(f"--run-id must be one folder name (letters, digits, . _ -), got {spec.run_id!r}")
     names = [t.name for t in spec.tasks]

@@ -1,14 +1,18 @@
-"""Task families. Importing a family module registers it (see base.register)."""
+"""Task families: the adapter contract (``base``), answer extraction (``extract``), one
+module per family, and the explicit list of families (``registry``)."""
 
-import importlib
+from .base import Check, Item, Level, Options, Prompt, TaskAdapter, Verdict
+from .registry import families, get_family, task_items
 
-FAMILY_MODULES = ("arithmetic", "sudoku", "crossword", "mcq")
-
-
-def load_all() -> None:
-    for name in FAMILY_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
+__all__ = [
+    "Check",
+    "Item",
+    "Level",
+    "Options",
+    "Prompt",
+    "TaskAdapter",
+    "Verdict",
+    "families",
+    "get_family",
+    "task_items",
+]

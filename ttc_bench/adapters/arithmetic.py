@@ -7,40 +7,35 @@ model output is never evaluated.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from fractions import Fraction
 
-from .base import (
-    Item,
-    Prompt,
-    TaskAdapter,
-    Verdict,
-    item_id,
-    item_rng,
-    last_answer_line,
-    last_number,
-    last_tagged,
-    register,
-    strip_markup,
-    tail,
-)
+from .base import Item, Level, Prompt, TaskAdapter, Verdict, item_id, item_rng, level_table
+from .extract import last_answer_line, last_number, last_tagged, strip_markup, tail
 
-# level id -> (kind, parameters, description)
-LEVELS: dict[str, tuple[str, tuple[int, ...], str]] = {
-    "add-1d": ("sum", (2, 1), "a + b with one-digit numbers"),
-    "add-2d": ("sum", (2, 2), "a + b with two-digit numbers"),
-    "sum-4x2d": ("sum", (4, 2), "chained sum/difference of four two-digit numbers"),
-    "sum-8x3d": ("sum", (8, 3), "chained sum/difference of eight three-digit numbers"),
-    "mul-2x2": ("mul", (2, 2), "2-digit x 2-digit multiplication"),
-    "mul-3x3": ("mul", (3, 3), "3-digit x 3-digit multiplication"),
-    "mul-4x4": ("mul", (4, 4), "4-digit x 4-digit multiplication"),
-    "mul-6x6": ("mul", (6, 6), "6-digit x 6-digit multiplication"),
-    "mul-8x8": ("mul", (8, 8), "8-digit x 8-digit multiplication"),
-    "mul-12x12": ("mul", (12, 12), "12-digit x 12-digit multiplication"),
-    "expr-d2": ("expr", (2,), "nested expression of depth 2 with + - * / ^"),
-    "expr-d3": ("expr", (3,), "nested expression of depth 3 with + - * / ^"),
-    "expr-d4": ("expr", (4,), "nested expression of depth 4 with + - * / ^"),
-    "expr-d5": ("expr", (5,), "nested expression of depth 5 with + - * / ^"),
-}
+
+@dataclass(frozen=True)
+class ArithmeticLevel(Level):
+    kind: str  # "sum": (terms, digits); "mul": (digits of a, digits of b); "expr": (depth,)
+    params: tuple[int, ...]
+
+
+LEVELS: dict[str, ArithmeticLevel] = level_table(
+    ArithmeticLevel("add-1d", "a + b with one-digit numbers", "sum", (2, 1)),
+    ArithmeticLevel("add-2d", "a + b with two-digit numbers", "sum", (2, 2)),
+    ArithmeticLevel("sum-4x2d", "chained sum/difference of four two-digit numbers", "sum", (4, 2)),
+    ArithmeticLevel("sum-8x3d", "chained sum/difference of eight three-digit numbers", "sum", (8, 3)),
+    ArithmeticLevel("mul-2x2", "2-digit x 2-digit multiplication", "mul", (2, 2)),
+    ArithmeticLevel("mul-3x3", "3-digit x 3-digit multiplication", "mul", (3, 3)),
+    ArithmeticLevel("mul-4x4", "4-digit x 4-digit multiplication", "mul", (4, 4)),
+    ArithmeticLevel("mul-6x6", "6-digit x 6-digit multiplication", "mul", (6, 6)),
+    ArithmeticLevel("mul-8x8", "8-digit x 8-digit multiplication", "mul", (8, 8)),
+    ArithmeticLevel("mul-12x12", "12-digit x 12-digit multiplication", "mul", (12, 12)),
+    ArithmeticLevel("expr-d2", "nested expression of depth 2 with + - * / ^", "expr", (2,)),
+    ArithmeticLevel("expr-d3", "nested expression of depth 3 with + - * / ^", "expr", (3,)),
+    ArithmeticLevel("expr-d4", "nested expression of depth 4 with + - * / ^", "expr", (4,)),
+    ArithmeticLevel("expr-d5", "nested expression of depth 5 with + - * / ^", "expr", (5,)),
+)
 
 # Keeps nested expressions readable and their answers short enough to type out.
 MAX_ABS_NUMERATOR = 10**7
@@ -138,16 +133,19 @@ def digit_accuracy(gold: str, answer: str) -> float:
     return sum(g == a for g, a in zip(gold, answer)) / width
 
 
-@register
 class Arithmetic(TaskAdapter):
     name = "arithmetic"
     summary = "exact arithmetic: sums, long multiplication, nested expressions with powers"
-    levels = {level: spec[2] for level, spec in LEVELS.items()}
+    levels = LEVELS
     default_levels = ("add-1d", "add-2d", "mul-2x2")
     answer_tokens = 24
+    # No gold-free checker: the only constraint a number must meet is being the value,
+    # and checking that is computing the gold.
+    has_checker = False
 
     def item(self, seed: int, level: str, index: int) -> Item:
-        kind, params, _ = LEVELS[self.check_level(level)]
+        spec = LEVELS[self.check_level(level)]
+        kind, params = spec.kind, spec.params
         rng = item_rng(seed, self.task, level, index)
         if kind == "sum":
             text, value = _sum_problem(rng, *params)

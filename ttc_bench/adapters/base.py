@@ -1,23 +1,20 @@
-"""The task-adapter contract, the Item/Verdict data model and shared answer extraction.
+"""The task-adapter contract: Item, Prompt, Verdict, Check, Level, Options and TaskAdapter.
 
-Every family (arithmetic, sudoku, crossword, mcq) subclasses :class:`TaskAdapter` and
-registers itself with :func:`register`. Items are a pure function of
+Every family (arithmetic, sudoku, crossword, mcq) subclasses :class:`TaskAdapter` in its
+own module; ``registry`` lists them. Items are a pure function of
 ``(seed, task, level, index)`` so that ``--limit`` and re-runs never change an item.
+This module imports nothing from the package: families import it, never the reverse.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-import re
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import UserError
-
-# Model output is untrusted: extraction looks at most at this many trailing characters,
-# which keeps every parser linear and bounded on megabyte-sized outputs.
-MAX_PARSE_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,77 @@ class Verdict:
     scores: dict[str, float] = field(default_factory=dict)
 
 
+# A checker names at most this many violations: enough for a model to act on, short
+# enough to quote back in a revision prompt.
+MAX_VIOLATIONS = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    """Whether an answer satisfies the task's own constraints, judged without the gold.
+
+    ``violations`` are human-readable, with 1-based rows and columns ("row 3 holds two 5s",
+    "column 2 'XQZ' is not a word"), at most :data:`MAX_VIOLATIONS` of them (the last one
+    says how many more were left out); empty exactly when ``ok``.
+    """
+
+    ok: bool
+    violations: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, violations: list[str]) -> Check:
+        """The check for a full list of violations, capped at MAX_VIOLATIONS messages."""
+        if len(violations) > MAX_VIOLATIONS:
+            more = len(violations) - (MAX_VIOLATIONS - 1)
+            violations = violations[: MAX_VIOLATIONS - 1] + [f"and {more} more violations"]
+        return cls(not violations, violations)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One difficulty level of a family: its id and what it means (``ttc-bench tasks``).
+
+    Families subclass it with the typed parameters their generator reads (sizes, digit
+    counts, modes), so every family's level table holds the same kind of record.
+    """
+
+    id: str
+    description: str
+
+    def __str__(self) -> str:
+        # A level reads as what it means wherever it is listed.
+        return self.description
+
+
+L = TypeVar("L", bound=Level)
+
+
+def level_table(*levels: L) -> dict[str, L]:
+    """A family's levels keyed by id, in listing order (the first is the easiest)."""
+    table = {level.id: level for level in levels}
+    assert len(table) == len(levels), "level ids must be distinct"
+    return table
+
+
+O = TypeVar("O", bound="Options")
+
+
+@dataclass(frozen=True)
+class Options:
+    """A family's options: the extra keys of its task table in a suite, validated once.
+
+    A family that takes options subclasses this with typed, defaulted fields and checks
+    their values in ``__post_init__``; the base class takes none, so any key is rejected.
+    """
+
+    @classmethod
+    def parse(cls: type[O], task: str, family: str, table: Mapping[str, Any]) -> O:
+        unknown = sorted(set(table) - {f.name for f in fields(cls) if f.init})
+        if unknown:
+            raise UserError(f"task {task!r}: unknown option(s) {', '.join(unknown)} for family {family!r}")
+        return cls(**table)
+
+
 def item_rng(seed: int, task: str, level: str, index: int) -> random.Random:
     """A private RNG for one item, independent of Python's hash salt and iteration order."""
     digest = hashlib.sha256(f"{seed}/{task}/{level}/{index}".encode()).digest()
@@ -63,37 +131,37 @@ def item_id(task: str, level: str, index: int) -> str:
 class TaskAdapter:
     """Base class of a task family.
 
-    Subclasses set ``name``, ``summary``, ``levels`` (level id -> what it means),
-    ``answer_tokens`` (tokens a final answer needs, used when budget forcing asks for it)
-    and ``answer_cue`` (the text budget forcing writes after the model's cut-off reasoning,
-    which the model completes with its answer), and implement :meth:`item`, :meth:`parse`
-    and :meth:`verify`.
+    Subclasses set ``name``, ``summary``, ``levels`` (a :func:`level_table` of
+    :class:`Level` records), ``default_levels``, ``answer_tokens`` (tokens a final answer
+    needs, used when budget forcing asks for it) and ``answer_cue`` (the text budget
+    forcing writes after the model's cut-off reasoning, which the model completes with its
+    answer), and implement :meth:`item`, :meth:`parse` and :meth:`verify`. A family whose
+    answers can be checked against the task's own constraints sets ``has_checker`` and
+    implements :meth:`check`.
 
-    ``options`` are the extra keys of the task's table in a suite (e.g. an MCQ dataset);
-    an adapter that takes none rejects any.
+    ``options`` are the extra keys of the task's table in a suite, parsed into the
+    family's ``options_type`` once, here; a family that takes none rejects any.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    levels: ClassVar[dict[str, str]] = {}
+    levels: ClassVar[Mapping[str, Level]] = {}
     default_levels: ClassVar[tuple[str, ...]] = ()
     answer_tokens: ClassVar[int] = 32
     # Written into the model's own message after its cut-off reasoning (no trailing
     # whitespace: some servers refuse a prefill that ends in it).
     answer_cue: ClassVar[str] = "Time is up, so here is my final answer: <answer>"
+    options_type: ClassVar[type[Options]] = Options
+    # Whether check() judges answers; strategies that need a checker refuse a family
+    # without one instead of pretending.
+    has_checker: ClassVar[bool] = False
 
-    def __init__(self, task: str | None = None, options: dict[str, Any] | None = None):
+    def __init__(self, task: str | None = None, options: Mapping[str, Any] | Options | None = None):
         self.task = task or self.name
-        options = dict(options or {})
-        self.configure(options)
-        if options:
-            raise UserError(
-                f"task {self.task!r}: unknown option(s) {', '.join(sorted(options))} "
-                f"for family {self.name!r}"
-            )
-
-    def configure(self, options: dict[str, Any]) -> None:
-        """Consume (pop) the options this family understands; leftovers are rejected."""
+        if isinstance(options, self.options_type):
+            self.options: Options = options
+        else:
+            self.options = self.options_type.parse(self.task, self.name, dict(options or {}))
 
     def level_ids(self) -> list[str]:
         return list(self.levels)
@@ -126,101 +194,7 @@ class TaskAdapter:
     def verify(self, item: Item, answer: str) -> Verdict:
         raise NotImplementedError
 
-
-_REGISTRY: dict[str, type[TaskAdapter]] = {}
-
-
-def register(cls: type[TaskAdapter]) -> type[TaskAdapter]:
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def families() -> dict[str, type[TaskAdapter]]:
-    from . import load_all
-
-    load_all()
-    return dict(_REGISTRY)
-
-
-def get_family(name: str) -> type[TaskAdapter]:
-    known = families()
-    if name not in known:
-        raise UserError(f"unknown task family {name!r}; known: {', '.join(sorted(known))}")
-    return known[name]
-
-
-# ---- shared answer extraction -------------------------------------------------------
-# All helpers use rfind or linear regexes on a bounded tail: no nested quantifiers.
-
-
-def tail(text: str | None, limit: int = MAX_PARSE_CHARS) -> str:
-    if not text:
-        return ""
-    return text[-limit:]
-
-
-def last_tagged(text: str, tag: str = "answer") -> str | None:
-    """Content of the last ``<tag>...</tag>``; an unclosed last tag runs to the end."""
-    low = text.lower()
-    open_tag, close_tag = f"<{tag}>", f"</{tag}>"
-    start = low.rfind(open_tag)
-    if start < 0:
+    def check(self, item: Item, answer: str) -> Check | None:
+        """Whether a parsed answer satisfies the task's own constraints, never reading
+        ``item.gold``; None when the family has no checker (``has_checker`` is False)."""
         return None
-    end = low.find(close_tag, start)
-    body = text[start + len(open_tag) : end if end >= 0 else len(text)]
-    return body.strip()
-
-
-def last_answer_line(text: str) -> str | None:
-    """What follows the last "Answer:" (or "final answer:") up to the end of its line."""
-    low = text.lower()
-    pos = low.rfind("answer:")
-    if pos < 0:
-        return None
-    # lstrip first so that "Answer:\n42" yields "42".
-    line = text[pos + len("answer:") :].lstrip().split("\n", 1)[0].strip()
-    return line or None
-
-
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*-?\d+)?")
-
-
-def last_number(text: str) -> str | None:
-    """The last number-looking token: integers, thousands separators, decimals, fractions."""
-    last = None
-    for match in _NUMBER.finditer(text):
-        last = match.group(0)
-    return last
-
-
-def strip_markup(text: str) -> str:
-    """Drop the LaTeX/markdown wrappers models put around answers ($, **, \\boxed{...})."""
-    out = text.strip()
-    boxed = out.rfind("\\boxed{")
-    if boxed >= 0:
-        inner = out[boxed + len("\\boxed{") :]
-        depth, end = 1, len(inner)
-        for i, ch in enumerate(inner):
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    end = i
-                    break
-        out = inner[:end]
-    for wrapper in ("$", "**", "`"):
-        out = out.replace(wrapper, "")
-    return out.strip().rstrip(".").strip()
-
-
-def data_file(name: str):
-    """A file shipped in the project's tasks/ folder (installed as the ttc_bench.tasks package)."""
-    from importlib.resources import files
-
-    try:
-        return files("ttc_bench.tasks").joinpath(name)
-    except ModuleNotFoundError:  # running from a source tree that is not installed
-        from pathlib import Path
-
-        return Path(__file__).resolve().parents[2] / "tasks" / name

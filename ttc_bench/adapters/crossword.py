@@ -1,221 +1,41 @@
 """Crossword: mini crosswords where every row and every column of a k x k grid is a word.
 
-Grids are double word squares (no black squares; rows and columns are different words)
-filled by a seeded backtracking search over the project's own word list
-(``tasks/crossword_words.tsv``: word, commonness, clue). Clue levels show an Across clue per
-row and a Down clue per column; bank levels show the 2k answers unordered, which makes the
-item a pure constraint puzzle whose every valid arrangement is accepted.
+Grids come from ``crossword_search`` (the word list and a seeded search for double word
+squares). Clue levels show an Across clue per row and a Down clue per column; bank levels
+show the 2k answers unordered, which makes the item a pure constraint puzzle whose every
+valid arrangement is accepted.
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 
-from ..errors import UserError
-from .base import (
-    Item,
-    Prompt,
-    TaskAdapter,
-    Verdict,
-    data_file,
-    item_id,
-    item_rng,
-    last_answer_line,
-    last_tagged,
-    register,
-    tail,
-)
-
-WORDS_FILE = "crossword_words.tsv"
+from .base import Check, Item, Level, Prompt, TaskAdapter, Verdict, item_id, item_rng, level_table
+from .crossword_search import bank_solutions, columns, generate_grid, load_words
+from .extract import last_answer_line, last_tagged, tail
 
 
 @dataclass(frozen=True)
-class LevelSpec:
+class CrosswordLevel(Level):
     size: int
     mode: str  # "clues": Across/Down clues; "bank": the 2k answers, unordered
     rare: bool  # rare words allowed, and at least one is used
     reveal: int  # letters shown in the grid as a hint
-    description: str
 
 
-LEVELS: dict[str, LevelSpec] = {
-    "3x3": LevelSpec(3, "clues", False, 0, "3x3 grid of common words, Across/Down clues"),
-    "4x4": LevelSpec(4, "clues", False, 0, "4x4 grid of common words, Across/Down clues"),
-    "5x5": LevelSpec(5, "clues", False, 0, "5x5 grid of common words, Across/Down clues"),
-    "4x4-rare": LevelSpec(4, "clues", True, 0, "4x4 grid with at least one rare word, clues"),
-    "4x4-revealed": LevelSpec(4, "clues", False, 4, "4x4 common words, clues, 4 letters revealed"),
-    "5x5-revealed": LevelSpec(5, "clues", False, 6, "5x5 common words, clues, 6 letters revealed"),
-    "3x3-bank": LevelSpec(3, "bank", False, 0, "3x3 word bank: arrange the 6 given words, no clues"),
-    "4x4-bank": LevelSpec(4, "bank", False, 0, "4x4 word bank: arrange the 8 given words, no clues"),
-    "5x5-bank": LevelSpec(5, "bank", False, 0, "5x5 word bank: arrange the 10 given words, no clues"),
-}
-
-# Row placements one search attempt may try before it restarts with fresh shuffles: random
-# candidate orders occasionally wander into a huge dead subtree, and a restart is cheaper
-# than exhausting it. Restarts draw from the same item RNG, so they stay deterministic.
-NODE_CAP = {3: 2_000, 4: 4_000, 5: 6_000}
-MAX_RESTARTS = 500
-
-
-# ---- word list ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Entry:
-    word: str
-    rare: bool
-    clue: str
-
-
-@lru_cache(maxsize=1)
-def load_words() -> dict[str, Entry]:
-    """The shipped word list, validated (a malformed row is named rather than skipped)."""
-    text = data_file(WORDS_FILE).read_text(encoding="utf-8")
-    lines = text.splitlines()
-    if not lines or lines[0].split("\t") != ["word", "commonness", "clue"]:
-        raise UserError(f"{WORDS_FILE}: header must be 'word<TAB>commonness<TAB>clue'")
-    entries: dict[str, Entry] = {}
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) != 3:
-            raise UserError(f"{WORDS_FILE}:{number}: expected 3 tab-separated fields")
-        word, commonness, clue = (field.strip() for field in fields)
-        if not re.fullmatch(r"[A-Z]{3,5}", word) or commonness not in ("common", "rare") or not clue:
-            raise UserError(f"{WORDS_FILE}:{number}: bad entry {line!r}")
-        if word in entries:
-            raise UserError(f"{WORDS_FILE}:{number}: duplicate word {word}")
-        entries[word] = Entry(word, commonness == "rare", clue)
-    return entries
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """The words of one length plus, for every prefix, the letters that can extend it."""
-
-    words: tuple[str, ...]
-    next_letters: dict[str, frozenset[str]]
-
-
-def build_lexicon(words: list[str] | tuple[str, ...]) -> Lexicon:
-    ordered = tuple(sorted(set(words)))  # sorted: the RNG, not file order, decides the shuffle
-    following: dict[str, set[str]] = {}
-    for word in ordered:
-        for i in range(len(word)):
-            following.setdefault(word[:i], set()).add(word[i])
-    return Lexicon(ordered, {prefix: frozenset(letters) for prefix, letters in following.items()})
-
-
-@lru_cache(maxsize=None)
-def lexicon(size: int, allow_rare: bool) -> Lexicon:
-    words = [e.word for e in load_words().values() if len(e.word) == size and (allow_rare or not e.rare)]
-    return build_lexicon(words)
-
-
-# ---- grid search ----------------------------------------------------------------------
-
-
-def columns(rows: list[str] | tuple[str, ...]) -> list[str]:
-    return ["".join(row[c] for row in rows) for c in range(len(rows[0]))] if rows else []
-
-
-def row_candidates(lex: Lexicon, cols: list[str]) -> list[str]:
-    """Words that fit the next row: letter c must extend column c's prefix to a word prefix."""
-    allowed = [lex.next_letters.get(prefix, frozenset()) for prefix in cols]
-    size = len(cols)
-    found: list[str] = []
-    stack = [""]
-    # Walking the prefix table position by position visits only viable row prefixes.
-    while stack:
-        prefix = stack.pop()
-        position = len(prefix)
-        if position == size:
-            found.append(prefix)
-            continue
-        for letter in lex.next_letters.get(prefix, frozenset()) & allowed[position]:
-            stack.append(prefix + letter)
-    found.sort()  # set iteration order varies between runs; the shuffle must not
-    return found
-
-
-class _CapReached(Exception):
-    pass
-
-
-def search(
-    lex: Lexicon,
-    size: int,
-    rng: random.Random | None,
-    node_cap: int | None = None,
-    rare: frozenset[str] | None = None,
-    limit: int = 1,
-) -> list[list[str]]:
-    """Up to ``limit`` grids, filled row by row; ``rng`` shuffles candidates (None: sorted).
-
-    A row's letters must extend every column's prefix, so each column stays a viable word
-    prefix and the last row completes all of them. No word is used twice (which also rules
-    out row i == column i). Raises _CapReached after ``node_cap`` row placements. ``rare``:
-    grids must use at least one of these words.
-    """
-    found: list[list[str]] = []
-    rows: list[str] = []
-    nodes = 0
-
-    def extend() -> bool:
-        nonlocal nodes
-        cols = columns(rows) if rows else [""] * size
-        if len(rows) == size:
-            words = rows + cols
-            if len(set(words)) == len(words) and (rare is None or any(w in rare for w in words)):
-                found.append(list(rows))
-            return len(found) >= limit
-        candidates = row_candidates(lex, cols)
-        if rng is not None:
-            rng.shuffle(candidates)
-        for word in candidates:
-            if word in rows:
-                continue
-            nodes += 1
-            if node_cap is not None and nodes > node_cap:
-                raise _CapReached
-            rows.append(word)
-            done = extend()
-            rows.pop()
-            if done:
-                return True
-        return False
-
-    extend()
-    return found
-
-
-def generate_grid(size: int, rng: random.Random, allow_rare: bool) -> tuple[list[str], int]:
-    """A random double word square and the number of restarts it took."""
-    lex = lexicon(size, allow_rare)
-    rare_words = None
-    if allow_rare:
-        rare_words = frozenset(w for w in lex.words if load_words()[w].rare)
-    for restart in range(MAX_RESTARTS):
-        try:
-            grids = search(lex, size, rng, NODE_CAP[size], rare_words)
-        except _CapReached:
-            continue
-        if grids:
-            return grids[0], restart
-    raise RuntimeError(f"crossword: no {size}x{size} grid found in {MAX_RESTARTS} restarts")
-
-
-def bank_solutions(bank: list[str], size: int) -> list[str]:
-    """Every grid whose rows and columns use exactly the bank (gold, its transpose, ...)."""
-    lex = build_lexicon(bank)
-    grids = search(lex, size, None, limit=10_000)
-    want = Counter(bank)
-    return sorted("/".join(g) for g in grids if Counter(g + columns(g)) == want)
+LEVELS: dict[str, CrosswordLevel] = level_table(
+    CrosswordLevel("3x3", "3x3 grid of common words, Across/Down clues", 3, "clues", False, 0),
+    CrosswordLevel("4x4", "4x4 grid of common words, Across/Down clues", 4, "clues", False, 0),
+    CrosswordLevel("5x5", "5x5 grid of common words, Across/Down clues", 5, "clues", False, 0),
+    CrosswordLevel("4x4-rare", "4x4 grid with at least one rare word, clues", 4, "clues", True, 0),
+    CrosswordLevel("4x4-revealed", "4x4 common words, clues, 4 letters revealed", 4, "clues", False, 4),
+    CrosswordLevel("5x5-revealed", "5x5 common words, clues, 6 letters revealed", 5, "clues", False, 6),
+    CrosswordLevel("3x3-bank", "3x3 word bank: arrange the 6 given words, no clues", 3, "bank", False, 0),
+    CrosswordLevel("4x4-bank", "4x4 word bank: arrange the 8 given words, no clues", 4, "bank", False, 0),
+    CrosswordLevel("5x5-bank", "5x5 word bank: arrange the 10 given words, no clues", 5, "bank", False, 0),
+)
 
 
 # ---- prompt ---------------------------------------------------------------------------
@@ -231,7 +51,7 @@ def render_revealed(size: int, revealed: list[list]) -> str:
     return "\n".join(" ".join(row) for row in cells)
 
 
-def build_prompt(spec: LevelSpec, clues: dict[str, list[str]], bank: list[str], revealed: list[list]) -> str:
+def build_prompt(spec: CrosswordLevel, clues: dict[str, list[str]], bank: list[str], revealed: list[list]) -> str:
     k = spec.size
     parts = [
         f"Solve this {k}x{k} mini crossword. Every cell holds one letter A-Z and there are no "
@@ -378,14 +198,14 @@ def letter_accuracy(grid: list[str], gold: list[str]) -> float:
 # ---- the family -----------------------------------------------------------------------
 
 
-@register
 class Crossword(TaskAdapter):
     name = "crossword"
     summary = "mini crosswords: k x k grids whose every row and column is a word (clues or word bank)"
-    levels = {level: spec.description for level, spec in LEVELS.items()}
+    levels = LEVELS
     default_levels = ("3x3", "4x4", "4x4-bank")
     answer_tokens = 64
     answer_cue = "Time is up, so here is the completed grid, one row per line: <answer>"
+    has_checker = True
 
     def item(self, seed: int, level: str, index: int) -> Item:
         spec = LEVELS[self.check_level(level)]
@@ -455,3 +275,49 @@ class Crossword(TaskAdapter):
             letters = letter_accuracy(grid, gold)
         scores = {"letters": letters, "words": matched / (2 * size), "grid": float(correct)}
         return Verdict(correct, letters, scores)
+
+    def check(self, item: Item, answer: str) -> Check:
+        """The puzzle's own rules: revealed letters kept, and in bank mode the bank used
+        exactly (what verify() accepts); with clues, every row and column a word of the word
+        list and no word twice. Clues are not checked, so a valid grid other than the
+        intended one passes here while verify() rejects it."""
+        size = item.meta["size"]
+        grid = split_answer(answer or "", size)
+        if grid is None:
+            return Check(False, [f"the answer is not a {size}x{size} grid of letters A-Z"])
+        entries = [(f"row {r}", word) for r, word in enumerate(grid, start=1)]
+        entries += [(f"column {c}", word) for c, word in enumerate(columns(grid), start=1)]
+        found = [
+            f"row {r + 1}, column {c + 1} must be the revealed {letter}, not {grid[r][c]}"
+            for r, c, letter in item.meta.get("revealed", [])
+            if grid[r][c] != letter
+        ]
+        if item.meta["mode"] == "bank":
+            found += _bank_violations(entries, item.meta["bank"])
+        else:
+            words = load_words()
+            found += [f"{where} {word!r} is not a word" for where, word in entries if word not in words]
+            found += _repeated_words(entries)
+        return Check.of(found)
+
+
+def _bank_violations(entries: list[tuple[str, str]], bank: list[str]) -> list[str]:
+    """Rows and columns outside the bank, and bank words used other than once (the bank's
+    words are distinct: the search never repeats a word)."""
+    used = Counter(word for _, word in entries)
+    found = [f"{where} {word!r} is not in the word bank" for where, word in entries if word not in bank]
+    found += [f"bank word {word!r} is used {used[word]} times" for word in bank if used[word] > 1]
+    found += [f"bank word {word!r} is not used" for word in bank if not used[word]]
+    return found
+
+
+def _repeated_words(entries: list[tuple[str, str]]) -> list[str]:
+    places: dict[str, list[str]] = {}
+    for where, word in entries:
+        places.setdefault(word, []).append(where)
+    return [
+        f"{word!r} appears twice ({' and '.join(at)}); no word may repeat" if len(at) == 2
+        else f"{word!r} appears {len(at)} times ({', '.join(at)}); no word may repeat"
+        for word, at in places.items()
+        if len(at) > 1
+    ]

@@ -74,38 +74,46 @@ seeded from ``sha256(item id, j)``, recorded as
 option whatever letter each sample saw it under. This cancels the position bias that
 otherwise inflates agreement between samples.
 
-Answer extraction (on the output's tail, linear time; letters outside the item's range never
-count), first that applies:
-  1. the last ``Answer: X`` ("**Answer:** (b).", "Final answer: \\boxed{B}"); a letter out of
-     range there means None: the model committed to no valid option. If no letter follows
-     it but the line's text equals one option's text (``Answer: 1,483,492``), that option;
-  2. the last ``answer is X`` ("The correct answer is (C)");
-  3. the last ``\\boxed{X}`` / ``\\boxed{\\text{X}}`` (or a boxed option text);
-  4. the last capital letter in parentheses ``(C)`` or alone on a line (``**C**``, ``C.``).
-A bare "a"/"I" followed by a word ("Answer: I think...", "the answer is a bit...") is
-English, not a choice. Step 4 never reads mid-sentence capitals (the article "A").
+Answer extraction (which option a reply chooses): see ``mcq_extract``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
-from .base import Item, Prompt, TaskAdapter, Verdict, get_family, item_id, item_rng, register, tail
+from .base import Item, Level, Options, Prompt, TaskAdapter, Verdict, item_id, item_rng, level_table
 from .mcq_datasets import LETTERS, PRESETS, Loaded, Row, Source, load_rows, make_source
+from .mcq_extract import shown_choice
 
 INSTRUCTION = "Think step by step, then finish with a line 'Answer: X' where X is the letter of your choice."
 
 # ---- the built-in set ---------------------------------------------------------------
-# level -> (operation, digits of a, digits of b, options, description)
-GENERATED: dict[str, tuple[str, int, int, int, str]] = {
-    "easy": ("+", 2, 2, 4, "two-digit sum, 4 options off by a carry or a swapped digit"),
-    "medium": ("*", 3, 2, 4, "3-digit x 2-digit product, 4 close options (same first and last digit)"),
-    "hard": ("*", 4, 4, 6, "4-digit x 4-digit product, 6 options differing in one or two middle digits"),
-}
+
+
+@dataclass(frozen=True)
+class McqLevel(Level):
+    op: str  # "+" or "*"
+    a_digits: int
+    b_digits: int
+    option_count: int
+    # Distractors keep this many leading and trailing digits of the correct value and
+    # differ from it in at most max_diff digits, so no magnitude or last-digit check
+    # rules them out.
+    frozen_head: int
+    frozen_tail: int
+    max_diff: int
+
+
+LEVELS: dict[str, McqLevel] = level_table(
+    McqLevel("easy", "two-digit sum, 4 options off by a carry or a swapped digit", "+", 2, 2, 4, 0, 0, 2),
+    McqLevel("medium", "3-digit x 2-digit product, 4 close options (same first and last digit)", "*", 3, 2, 4, 1, 1, 2),
+    McqLevel("hard", "4-digit x 4-digit product, 6 options differing in one or two middle digits", "*", 4, 4, 6, 2, 1, 2),
+)
 
 
 def _number(rng: random.Random, digits: int) -> int:
@@ -137,13 +145,13 @@ def _differing_digits(a: str, b: str) -> int:
     return sum(x != y for x, y in zip(a, b))
 
 
-def close_distractors(rng: random.Random, correct: int, count: int, level: str) -> list[int]:
+def close_distractors(rng: random.Random, correct: int, count: int, level: McqLevel) -> list[int]:
     """``count`` distinct wrong values as long as ``correct``, each a slip away from another option.
 
     Perturbing a random option (not always the correct one) keeps the correct value from
     being the obvious "centre" every distractor was derived from.
     """
-    head, tail_, max_diff = {"easy": (0, 0, 2), "medium": (1, 1, 2), "hard": (2, 1, 2)}[level]
+    head, tail_, max_diff = level.frozen_head, level.frozen_tail, level.max_diff
     text = str(correct)
     chosen: list[int] = []
     for _ in range(2000):  # ample: there are always far more candidates than needed
@@ -174,14 +182,14 @@ def close_distractors(rng: random.Random, correct: int, count: int, level: str) 
 
 def generated_question(seed: int, task: str, level: str, index: int) -> tuple[str, list[str], int, str]:
     """(question, option texts, index of the correct one, expression) for one built-in item."""
-    op, a_digits, b_digits, n_options, _ = GENERATED[level]
+    spec = LEVELS[level]
     rng = item_rng(seed, task, level, index)
-    a, b = _number(rng, a_digits), _number(rng, b_digits)
-    correct = a + b if op == "+" else a * b
-    values = close_distractors(rng, correct, n_options - 1, level)
-    answer = rng.randrange(n_options)  # the correct option's place in the unshuffled list
+    a, b = _number(rng, spec.a_digits), _number(rng, spec.b_digits)
+    correct = a + b if spec.op == "+" else a * b
+    values = close_distractors(rng, correct, spec.option_count - 1, spec)
+    answer = rng.randrange(spec.option_count)  # the correct option's place in the unshuffled list
     values.insert(answer, correct)
-    expression = f"{a} {op} {b}"
+    expression = f"{a} {spec.op} {b}"
     return f"What is {expression}?", [f"{value:,}" for value in values], answer, expression
 
 
@@ -202,122 +210,72 @@ def sample_order(item_key: str, sample: int, count: int) -> list[int]:
     return order
 
 
-# ---- answer extraction --------------------------------------------------------------
-# Every search runs on a bounded tail; letter checks look at an 80-character window after a
-# marker, so the one repeated group below never sees more than 80 characters.
-
-_ANSWER_COLON = re.compile(r"answer[*_ \t]{0,4}[:：]", re.IGNORECASE)
-_ANSWER_IS = re.compile(r"answer\s{1,3}is\b", re.IGNORECASE)
-_BOXED = "\\boxed{"
-_LEAD = re.compile(r"(?:[\s*_`$(\[{:]|\\(?:boxed|text|textbf|mathbf|mathrm)\{|option\b|choice\b)*", re.IGNORECASE)
-_LETTER = re.compile(r"([A-Za-z])(?![A-Za-z0-9'’])")
-_WORD_FOLLOWS = re.compile(r"[ \t]+[A-Za-z]")
-_PAREN_LETTER = re.compile(r"\(([A-Z])\)")
-_LINE_LETTER = re.compile(r"^[ \t*_`$(\[]*([A-Z])[ \t*_`$)\].:]*$", re.MULTILINE)
-_WINDOW = 80
-
-
-def _letter_after(text: str, start: int) -> str | None:
-    """The choice letter right after a marker ("Answer:", "answer is"), or None."""
-    window = text[start : start + _WINDOW]
-    rest = window[_LEAD.match(window).end() :]
-    match = _LETTER.match(rest)
-    if not match:
-        return None
-    letter = match.group(1)
-    if letter in "aAiI" and _WORD_FOLLOWS.match(rest, 1):
-        return None  # "a bit", "I think": a word, not a choice
-    return letter.upper()
-
-
-def _normalize(text: str) -> str:
-    """Option text as compared with a model's words: no markup, case, commas or spaces."""
-    text = text.replace("\\boxed{", "").replace("\\text{", "")
-    text = re.sub(r"[\s$*`{},]", "", text.lower())
-    return text.rstrip(".")
-
-
-def _option_named(text: str, options: list[str]) -> int | None:
-    """The shown position of the option whose text ``text`` is, if exactly one matches."""
-    wanted = _normalize(text)
-    hits = [i for i, option in enumerate(options) if wanted and _normalize(option) == wanted]
-    return hits[0] if len(hits) == 1 else None
-
-
-def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    last = None
-    for match in pattern.finditer(text):
-        last = match
-    return last
-
-
-def _boxed_content(text: str, start: int) -> str:
-    end = text.find("}", start)
-    # "\boxed{\text{B}}": the first "}" closes \text; the content is what matters anyway.
-    return text[start : end if end >= 0 else start + _WINDOW][:_WINDOW]
-
-
-def shown_choice(text: str, options: list[str]) -> int | None:
-    """The shown position (0 = A) a response chooses among ``options``, or None."""
-    text = tail(text)
-    valid = LETTERS[: len(options)]
-
-    def position(letter: str | None) -> int | None:
-        return valid.index(letter) if letter and letter in valid else None
-
-    marker = _last(_ANSWER_COLON, text)
-    if marker:
-        letter = _letter_after(text, marker.end())
-        if letter:
-            return position(letter)  # committed to a letter: out of range means no valid answer
-        line = text[marker.end() :].lstrip().split("\n", 1)[0][:_WINDOW * 4]
-        named = _option_named(line, options)
-        if named is not None:
-            return named
-    marker = _last(_ANSWER_IS, text)
-    if marker and position(_letter_after(text, marker.end())) is not None:
-        return position(_letter_after(text, marker.end()))
-    boxed = text.rfind(_BOXED)
-    if boxed >= 0:
-        found = position(_letter_after(text, boxed))
-        if found is None:
-            found = _option_named(_boxed_content(text, boxed + len(_BOXED)), options)
-        if found is not None:
-            return found
-    return _standalone(text, valid)
-
-
-def _standalone(text: str, valid: str) -> int | None:
-    """The last "(C)" or line holding only a letter: the few clear places a bare letter is a choice."""
-    best_at, best = -1, None
-    for pattern in (_PAREN_LETTER, _LINE_LETTER):
-        for match in pattern.finditer(text):
-            if match.group(1) in valid and match.start() > best_at:
-                best_at, best = match.start(), valid.index(match.group(1))
-    return best
-
-
 # ---- the family ---------------------------------------------------------------------
 
 
-@register
+@dataclass(frozen=True)
+class McqOptions(Options):
+    """The options of an mcq task (see the module docstring), checked once; ``source`` is
+    where the questions come from, None for the built-in set."""
+
+    preset: str | None = None
+    path: str | None = None
+    columns: Mapping[str, Any] | None = None  # read by mcq_columns.parse_columns
+    split: str | None = None
+    subset: str | None = None  # also accepted as config, the Hub's own word
+    revision: str | None = None
+    header: bool = True
+    skip_bad_rows: bool = False
+    shuffle: bool = True
+    source: Source | None = field(init=False, default=None, repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, task: str, family: str, table: Mapping[str, Any]) -> McqOptions:
+        table = dict(table)
+        if "config" in table:
+            config, subset = table.pop("config"), table.get("subset")
+            if subset is not None and config is not None and subset != config:
+                raise UserError(f"mcq: subset {subset!r} and config {config!r} disagree; give one")
+            table["subset"] = subset if subset is not None else config
+        return super().parse(task, family, table)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.shuffle, bool):
+            raise UserError(f"mcq option shuffle must be true or false, got {self.shuffle!r}")
+        object.__setattr__(self, "source", self._source())
+
+    def _source(self) -> Source | None:
+        if self.preset is None and self.path is None:
+            unset = (("columns", self.columns), ("split", self.split), ("subset", self.subset), ("revision", self.revision))
+            given = [key for key, value in unset if value is not None]
+            defaults = (("header", self.header, True), ("skip_bad_rows", self.skip_bad_rows, False))
+            given += [key for key, value, default in defaults if value is not default]
+            if given:
+                raise UserError(f"mcq: {'/'.join(given)} need a dataset: add preset ({', '.join(PRESETS)}) or path")
+            return None
+        return make_source(self.preset, self.path, self.columns, self.split, self.subset, self.revision,
+                           self.header, self.skip_bad_rows)
+
+
 class MultipleChoice(TaskAdapter):
     name = "mcq"
     summary = "multiple choice: built-in arithmetic with close distractors, or GPQA/MMLU/MMLU-Pro/ARC/local files"
-    levels = {level: spec[4] for level, spec in GENERATED.items()}
+    levels = LEVELS
     default_levels = ("easy", "medium", "hard")
     answer_tokens = 16
     answer_cue = "Time is up, so here is my final answer.\nAnswer:"
+    options_type = McqOptions
+    options: McqOptions
+    # No gold-free checker: whether an option is right is exactly what the gold says.
+    has_checker = False
 
-    def configure(self, options: dict[str, Any]) -> None:
-        self.shuffle = options.pop("shuffle", True)
-        if not isinstance(self.shuffle, bool):
-            raise UserError(f"mcq option shuffle must be true or false, got {self.shuffle!r}")
-        self.source = _source(options)
+    def __init__(self, task: str | None = None, options: Mapping[str, Any] | McqOptions | None = None):
+        super().__init__(task, options)
+        self.source = self.options.source
         if self.source is not None:
             origin = self.source.preset or self.source.path.name  # type: ignore[union-attr]
             # Instance attributes: the level list follows this task's configuration.
-            self.levels = {"all": f"every question of {origin}, in a seeded random order"}
+            self.levels = level_table(Level("all", f"every question of {origin}, in a seeded random order"))
             self.default_levels = ("all",)
         self._loaded: Loaded | None = None
         self._perms: dict[tuple[int, str], list[int]] = {}
@@ -389,7 +347,7 @@ class MultipleChoice(TaskAdapter):
         options = item.meta["options"]
         # Sample 0 sees the canonical order (as published results do, and as `show` prints
         # next to the gold letter); the others each see their own permutation.
-        if not self.shuffle or sample == 0:
+        if not self.options.shuffle or sample == 0:
             return Prompt(item.messages, meta={"order": list(range(len(options)))})
         order = sample_order(item.id, sample, len(options))
         return Prompt(render(item.meta["question"], [options[i] for i in order]), meta={"order": order})
@@ -403,49 +361,6 @@ class MultipleChoice(TaskAdapter):
     def verify(self, item: Item, answer: str) -> Verdict:
         correct = answer == item.gold
         return Verdict(correct, float(correct))
-
-
-def _source(options: dict[str, Any]) -> Source | None:
-    """Pops the dataset options; None means the built-in set."""
-    preset, path, columns, split, revision = (options.pop(key, None) for key in ("preset", "path", "columns", "split", "revision"))
-    subset, config = options.pop("subset", None), options.pop("config", None)
-    header, skip_bad = options.pop("header", True), options.pop("skip_bad_rows", False)
-    if subset is not None and config is not None and subset != config:
-        raise UserError(f"mcq: subset {subset!r} and config {config!r} disagree; give one")
-    subset = subset if subset is not None else config
-    if preset is None and path is None:
-        given = [key for key, value in (("columns", columns), ("split", split), ("subset", subset), ("revision", revision)) if value is not None]
-        given += [key for key, value, default in (("header", header, True), ("skip_bad_rows", skip_bad, False)) if value is not default]
-        if given:
-            raise UserError(f"mcq: {'/'.join(given)} need a dataset: add preset ({', '.join(PRESETS)}) or path")
-        return None
-    return make_source(preset, path, columns, split, subset, revision, header, skip_bad)
-
-
-# ---- for `ttc-bench show --suite` and reports -----------------------------------------
-
-
-def task_items(task: Any, seed: int = 0, count: int | None = None, levels: list[str] | None = None) -> list[Item]:
-    """The items of one suite task, as a run would build them (any family).
-
-    ``task`` is a TaskSpec or anything with ``family`` and ``options`` (and optionally
-    ``name``, ``levels``, ``items``). ``count`` items per level (default: the task's
-    ``items``, else 3, capped at what a dataset holds); ``levels`` default to the task's,
-    else the family's defaults. Errors are one-line UserErrors (bad options, unreachable
-    Hub, a bad row). Show each item's ``messages`` (what the model sees for sample 0),
-    ``gold`` and :func:`source_label`.
-    """
-    adapter = getattr(task, "adapter", None)
-    if adapter is None:
-        family = getattr(task, "family")
-        adapter = get_family(family)(getattr(task, "name", None) or family, dict(getattr(task, "options", None) or {}))
-    chosen = list(levels or getattr(task, "levels", None) or adapter.default_levels or adapter.level_ids())
-    wanted = count if count is not None else (getattr(task, "items", None) or 3)
-    items: list[Item] = []
-    for level in chosen:
-        available = adapter.available(level)
-        items.extend(adapter.items(seed, level, wanted if available is None else min(wanted, available)))
-    return items
 
 
 def source_label(item: Item) -> str | None:
