@@ -1,10 +1,10 @@
 """Do the stated probabilities hold? Coverage of the 95% intervals in summary.json (pass@1,
-maj@k, pass@k) and, with --gate, the error rates and power of the CI gate.
+maj@k, pass@k, pass^k) and, with --gate, the error rates and power of the CI gate.
 
 For every cell of a grid of suite sizes (items x samples per item) and mean accuracies, the
 benchmark draws many independent suites from a known item population, computes each
-metric's interval exactly as scoring.py does (estimators.bounded_intervals with the same
-trial counts; maj@k item values from estimators.maj_curve), and counts how often the
+metric's interval exactly as the summary does (metrics.intervals.bounded_intervals with the
+same trial counts; maj@k item values from metrics.estimators.maj_curve), and counts how often the
 interval holds the population value. A 95% interval should hold it in 95% of the suites.
 
 The item population (the "super-population" of Miller 2024, arXiv 2411.00640: a benchmark's
@@ -13,11 +13,11 @@ items are a sample of the questions it stands for):
   ``--concentration`` (2: items from trivial to impossible; 10: items closer alike);
 - a wrong sample is unparsed with probability 0.15, else one of three wrong answers with
   the item's own Dirichlet(1, 1, 1) preferences (so distractors can outvote the truth);
-- the population value of pass@1 is the mean accuracy; of pass@k, 1 - E[(1 - p)^k]
-  (exact Beta moments); of maj@k, the mean over 200,000 drawn items of the item's exact
-  expected vote of k samples (enumerated over all vote histograms).
-maj@k and pass@k are shown at k = samples per item, their most discrete point (for one
-sample per item both equal pass@1).
+- the population value of pass@1 is the mean accuracy; of pass@k, 1 - E[(1 - p)^k], of
+  pass^k, E[p^k] (exact Beta moments); of maj@k, the mean over 200,000 drawn items of the
+  item's exact expected vote of k samples (enumerated over all vote histograms).
+maj@k, pass@k and pass^k are shown at k = samples per item, their most discrete point (for
+one sample per item all equal pass@1).
 
 Run: python benchmarks/coverage.py [--quick] [--reps N] [--concentration C ...]
 Prints one table per concentration: coverage in % per metric, the 95% target beside it,
@@ -49,10 +49,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from ttc_bench import stats  # noqa: E402
-from ttc_bench.compare import RunData, Settings, cell_statistics, compare_runs, exit_code  # noqa: E402
-from ttc_bench.estimators import bounded_intervals, histogram_key, maj_curve, pass_curve  # noqa: E402
+from ttc_bench.gate import RunData, Settings, cell_statistics, compare_runs, exit_code  # noqa: E402
+from ttc_bench.metrics.estimators import histogram_key, maj_curve, pass_curve  # noqa: E402
+from ttc_bench.metrics.intervals import bounded_intervals  # noqa: E402
+from ttc_bench.metrics.paired import ALPHA  # noqa: E402
+from ttc_bench.metrics.power import mde  # noqa: E402
+from ttc_bench.sample import Sample  # noqa: E402
 
+METRICS = ("pass@1", "maj@k", "pass@k", "pass^k")
 UNPARSED = 0.15
 WRONG_CLASSES = 3
 CATEGORIES = 2 + WRONG_CLASSES  # correct, wrong answers..., unparsed
@@ -114,6 +118,12 @@ def population_pass(k: int, accuracy: float, concentration: float) -> float:
     return float(1 - miss)
 
 
+def population_pass_all(k: int, accuracy: float, concentration: float) -> float:
+    """pass^k: E[p^k] for p ~ Beta(a, b) = prod_{j<k} (a + j) / (a + b + j)."""
+    a, b = beta_params(accuracy, concentration)
+    return float(np.prod([(a + j) / (a + b + j) for j in range(k)]))
+
+
 class MajTable:
     """maj@n of every histogram of n samples, looked up by a base-(n+1) code."""
 
@@ -142,7 +152,8 @@ def coverage_cell(rng, items: int, samples: int, accuracy: float, concentration:
     if samples > 1:
         values["maj@k"] = maj_table(counts)
         values["pass@k"] = np.asarray(pass_curve_table(samples))[correct]
-        trials["maj@k"] = trials["pass@k"] = items  # k = samples: one trial of k per item
+        values["pass^k"] = (correct == samples).astype(float)  # C(c, n) / C(n, n): all n right
+        trials["maj@k"] = trials["pass@k"] = trials["pass^k"] = items  # k = samples: one trial of k per item
     out = {}
     for name, v in values.items():
         mean = v.mean(axis=1)
@@ -170,6 +181,7 @@ def run(grid: dict, concentration: float, reps: int, seed: int) -> list[dict]:
             if n > 1:
                 truth["maj@k"] = population_maj(n, accuracy, concentration, rng)
                 truth["pass@k"] = population_pass(n, accuracy, concentration)
+                truth["pass^k"] = population_pass_all(n, accuracy, concentration)
             truths[n] = truth
         for items, n in itertools.product(grid["items"], grid["samples"]):
             cell = coverage_cell(rng, items, n, accuracy, concentration, reps, tables.get(n), truths[n])
@@ -183,13 +195,13 @@ def acceptance_point(row: dict) -> bool:
 
 def print_table(rows: list[dict], concentration: float, reps: int) -> int:
     print(f"\nitem accuracy ~ Beta, mean = accuracy, concentration {concentration:g}; {reps} suites per cell; target {TARGET:.0%}")
-    header = f"{'items':>5} {'samples':>7} {'acc':>5} | {'pass@1':>6} {'maj@k':>6} {'pass@k':>6} | {'target':>6} | {'pass@1 width':>12}"
+    header = f"{'items':>5} {'samples':>7} {'acc':>5} | {' '.join(f'{m:>6}' for m in METRICS)} | {'target':>6} | {'pass@1 width':>12}"
     print(header)
     print("-" * len(header))
     misses = 0
     for r in rows:
         cells = []
-        for name in ("pass@1", "maj@k", "pass@k"):
+        for name in METRICS:
             cells.append(f"{100 * r[name]:6.1f}" if name in r else f"{'-':>6}")
             if name in r and acceptance_point(r) and r[name] < ACCEPT:
                 misses += 1
@@ -198,8 +210,8 @@ def print_table(rows: list[dict], concentration: float, reps: int) -> int:
             f"{r['items']:>5} {r['samples']:>7} {r['accuracy']:>5.2f} | {' '.join(cells)} | {100 * TARGET:6.1f} | "
             f"{100 * r['pass@1 width']:9.1f} pts{flag}"
         )
-    worst = min(r[name] for r in rows for name in ("pass@1", "maj@k", "pass@k") if name in r)
-    zero = sum(r[f"{name} zero-width"] for r in rows for name in ("pass@1", "maj@k", "pass@k") if name in r)
+    worst = min(r[name] for r in rows for name in METRICS if name in r)
+    zero = sum(r[f"{name} zero-width"] for r in rows for name in METRICS if name in r)
     print(f"lowest coverage {100 * worst:.1f}%; zero-width intervals: {zero}; * = acceptance point (>= {100 * ACCEPT:.0f}%)")
     return misses
 
@@ -233,7 +245,8 @@ def sample_rows(rng, p, samples: int, seed: int, *, error_rate: float = 0.0, bud
 
 
 def run_data(rows: list[dict], name: str) -> RunData:
-    return RunData(Path(name), rows, {"run_id": name, "spec": {"seed": 0}, "endpoint": {"model": name}})
+    samples = [Sample.from_json(row) for row in rows]
+    return RunData(Path(name), samples, {"run_id": name, "spec": {"seed": 0}, "endpoint": {"model": name}})
 
 
 def gate_comparison(rng, items, samples, accuracy, *, drop=0.0, error_rate=0.0, settings=None, concentration=2.0):
@@ -256,7 +269,7 @@ def cell_test(base, cur, samples):
 
 def printed_mde(rng, items, samples, accuracy, reps, concentration=2.0) -> float:
     """Median MDE a one-cell gate prints for the same model compared with itself."""
-    return float(np.median([stats.mde(cell_test(*cell_values(rng, items, samples, accuracy, 0.0, concentration), samples)[1]) for _ in range(reps)]))
+    return float(np.median([mde(cell_test(*cell_values(rng, items, samples, accuracy, 0.0, concentration), samples)[1]) for _ in range(reps)]))
 
 
 def detection_rate(rng, items, samples, accuracy, drop, reps, concentration=2.0) -> float:
@@ -264,7 +277,7 @@ def detection_rate(rng, items, samples, accuracy, drop, reps, concentration=2.0)
     hits = 0
     for _ in range(reps):
         test, _ = cell_test(*cell_values(rng, items, samples, accuracy, drop, concentration), samples)
-        hits += test.p_value < stats.ALPHA and test.worse
+        hits += test.p_value < ALPHA and test.worse
     return hits / reps
 
 

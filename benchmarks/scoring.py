@@ -95,7 +95,7 @@ def peak_rss_gb() -> float:
 
 def measure(shape: str, from_file: bool) -> dict:
     """One shape, in this process: time summarize (or the full rebuild) and peak memory."""
-    from ttc_bench.scoring import summarize
+    from ttc_bench.metrics import summarize
 
     items, budgets, samples = (int(x) for x in shape.split("x"))
     rows = items * budgets * samples

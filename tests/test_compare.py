@@ -17,18 +17,12 @@ import numpy as np
 import pytest
 
 from fake_server import FakeServer
-from ttc_bench import stats
-from ttc_bench.compare import (
-    RunData,
-    Settings,
-    add_compare_arguments,
-    compare_paths,
-    compare_runs,
-    exit_code,
-    run_compare,
-)
-from ttc_bench.compare_report import render_table, to_json, to_junit, to_markdown, write_outputs
+from ttc_bench.gate import RunData, Settings, compare_paths, compare_runs, exit_code, run_compare
+from ttc_bench.gate.options import add_arguments, outputs_from, settings_from
+from ttc_bench.gate.render import render_table, to_json, to_junit, to_markdown, write_outputs
 from ttc_bench.errors import UserError
+from ttc_bench.metrics import paired
+from ttc_bench.sample import Sample
 
 # --------------------------------------------------------------------------- helpers
 
@@ -62,7 +56,8 @@ def write_run(folder: Path, rows, *, seed=0, model="m", suite="ci-smoke", summar
 
 
 def mem_run(rows, name="run", seed=0) -> RunData:
-    return RunData(Path(name), rows, {"run_id": name, "spec": {"seed": seed}, "endpoint": {"model": name}})
+    samples = [Sample.from_json(row) for row in rows]
+    return RunData(Path(name), samples, {"run_id": name, "spec": {"seed": seed}, "endpoint": {"model": name}})
 
 
 def deterministic_rows(correct: list[bool], *, tokens=100, budget="tokens:64"):
@@ -145,8 +140,14 @@ def no_step_summary(monkeypatch):
 
 def parse_args(*argv):
     parser = argparse.ArgumentParser()
-    add_compare_arguments(parser)
+    add_arguments(parser)
     return parser.parse_args([str(a) for a in argv])
+
+
+def compare_cli(*argv) -> int:
+    """`ttc-bench compare ARGV` as cli.py runs it: flags -> Settings and Outputs -> run_compare."""
+    args = parse_args(*argv)
+    return run_compare(Path(args.baseline), Path(args.current), settings_from(args), outputs_from(args))
 
 
 # --------------------------------------------------------------------------- acceptance
@@ -157,7 +158,7 @@ def test_a_clearly_worse_model_fails_the_gate(tmp_path, capsys):
     acc = rng.uniform(0.6, 1.0, size=60)
     base = write_run(tmp_path / "base", make_rows(rng, acc, 4))
     cur = write_run(tmp_path / "cur", make_rows(rng, acc - 0.3, 4), model="m2")
-    code = run_compare(parse_args(base, cur, "--junit", tmp_path / "j.xml"))
+    code = compare_cli(base, cur, "--junit", tmp_path / "j.xml")
     out = capsys.readouterr().out
     assert code == 1
     assert "regression" in out and "gate: FAIL" in out
@@ -205,7 +206,7 @@ def test_identical_small_run_with_a_tolerance_is_inconclusive_and_says_how_many_
     assert r.target == pytest.approx(0.15)  # 5 points beyond the 10-point tolerance
     # Changes come in whole-item flips and an exact test needs 6 one-way flips: the MDE (the
     # drop caught 80% of the time) is above the 6 items = 30 points that are barely enough.
-    assert r.mde > stats.min_differing_items(0.05) / 20
+    assert r.mde > paired.min_differing_items(0.05) / 20
     assert r.items_needed and r.items_needed > 20
     # A suite of the suggested size, with the same answers, meets the target.
     bigger = deterministic_rows([True, False] * (r.items_needed // 2 + 1))
@@ -230,10 +231,10 @@ def test_one_sample_per_item_uses_exact_mcnemar():
     comparison = compare_runs(mem_run(deterministic_rows(base), "a"), mem_run(deterministic_rows(cur), "b"), Settings())
     r = cell(comparison, "pass@1")
     assert r.method == "mcnemar-exact" and r.discordant == (12, 2)
-    assert r.p_value == pytest.approx(stats.mcnemar_exact_p(12, 2))
-    assert r.se == pytest.approx(stats.mcnemar_se(12, 2, 100))
+    assert r.p_value == pytest.approx(paired.mcnemar_exact_p(12, 2))
+    assert r.se == pytest.approx(paired.mcnemar_se(12, 2, 100))
     assert r.diff == pytest.approx(-0.10)
-    assert r.p_worse == pytest.approx(stats.mcnemar_one_sided_p(12, 2))
+    assert r.p_worse == pytest.approx(paired.mcnemar_one_sided_p(12, 2))
     assert r.verdict == "regression"  # p = 0.013; maj@1 is pass@1, the error cell has nothing to test
     assert [x.metric for x in comparison.results] == ["pass@1", "errors", "tokens"]
     assert comparison.paired["holm_family"] == 1
@@ -443,8 +444,15 @@ def test_flag_parsing():
             parse_args("a", "b", *bad)
         assert info.value.code == 2
     flags_only = argparse.ArgumentParser()
-    add_compare_arguments(flags_only, positionals=False)
+    add_arguments(flags_only, positionals=False)
     assert not hasattr(flags_only.parse_args([]), "baseline")
+    # Flags become settings: no metrics named is the registry's default gate set.
+    settings = settings_from(parse_args("a", "b", "--max-drop", "2%", "--mid-p"))
+    assert settings == Settings(max_drop=0.02, mid_p=True)
+    assert settings.metrics == ("pass@1", "pass@1-strict", "maj@k", "errors", "tokens")
+    assert settings_from(parse_args("a", "b", "--metrics", "pass^k")).metrics == ("pass^k",)
+    outputs = outputs_from(parse_args("a", "b", "--junit", "j.xml", "--report-dir", "rep"))
+    assert outputs.junit == Path("j.xml") and outputs.report_dir == Path("rep") and outputs.markdown is None
 
 
 def test_an_mde_target_within_the_tolerance_is_refused():
@@ -460,22 +468,22 @@ def test_mid_p_option_for_one_sample_suites():
     exact = cell(compare_runs(a, b, Settings()), "pass@1")
     mid = cell(compare_runs(a, b, Settings(mid_p=True)), "pass@1")
     assert exact.method == "mcnemar-exact" and mid.method == "mcnemar-midp"
-    assert exact.p_value == pytest.approx(stats.mcnemar_exact_p(7, 1))  # 0.070: not significant
+    assert exact.p_value == pytest.approx(paired.mcnemar_exact_p(7, 1))  # 0.070: not significant
     assert mid.p_value == pytest.approx(0.039, abs=5e-4)  # the mid-p test calls it (Fagerland et al. 2013)
     assert exact.verdict != "regression" and mid.verdict == "regression"
     assert mid.mde < exact.mde  # less conservative, so more power
 
 
 def test_run_compare_takes_the_current_folder_from_the_caller(tmp_path, capsys):
-    """`ttc-bench run --baseline` passes the folder it just wrote instead of args.current."""
+    """`ttc-bench run --baseline` compares the folder it just wrote, with the run's gate flags."""
     rows = deterministic_rows([True, False] * 5)
     base = write_run(tmp_path / "base", rows)
     cur = write_run(tmp_path / "cur", rows)
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline")
-    add_compare_arguments(parser, positionals=False)
+    add_arguments(parser, positionals=False)
     args = parser.parse_args(["--baseline", str(base), "--report-dir", str(tmp_path / "rep")])
-    assert run_compare(args, current=cur) == 0
+    assert run_compare(Path(args.baseline), cur, settings_from(args), outputs_from(args)) == 0
     assert "gate: PASS" in capsys.readouterr().out
     assert (tmp_path / "rep" / "compare-junit.xml").exists()
 
@@ -579,7 +587,7 @@ def test_fake_endpoint_worse_model_fails_and_same_model_passes(tmp_path, run_cli
         again = _run(run_cli, server, tmp_path / "again", "good-model", "--run-id", "again")
         worse = _run(run_cli, server, tmp_path / "worse", "worse-model")
     junit = tmp_path / "junit.xml"
-    assert run_compare(parse_args(good, worse, "--junit", junit, "--markdown", tmp_path / "r.md")) == 1
+    assert compare_cli(good, worse, "--junit", junit, "--markdown", tmp_path / "r.md") == 1
     out = capsys.readouterr().out
     assert "gate: FAIL" in out and "pass@1" in out
     root = validate_junit(junit.read_text())
@@ -589,7 +597,7 @@ def test_fake_endpoint_worse_model_fails_and_same_model_passes(tmp_path, run_cli
     assert r.method == "mcnemar-exact" and r.discordant[1] == 0 and r.discordant[0] >= 6
     assert comparison.changes and "model: good-model -> worse-model" in comparison.changes
     # The same model twice: exit 0 (20 items cannot show a 5-point drop: inconclusive, not ok).
-    assert run_compare(parse_args(good, again / "summary.json")) == 0
+    assert compare_cli(good, again / "summary.json") == 0
     assert cell(compare_paths(good, again), "pass@1").verdict == "inconclusive"
 
 
@@ -608,7 +616,7 @@ def test_compare_two_real_embedded_runs(tmp_path, capsys):
         assert proc.returncode == 0, proc.stderr
         folders.append(tmp_path / run_id)
     junit, md, js = tmp_path / "junit.xml", tmp_path / "r.md", tmp_path / "r.json"
-    code = run_compare(parse_args(folders[0], folders[1], "--junit", junit, "--markdown", md, "--json", js))
+    code = compare_cli(folders[0], folders[1], "--junit", junit, "--markdown", md, "--json", js)
     assert code == 0, capsys.readouterr().out
     root = validate_junit(junit.read_text())
     names = {(c.get("classname"), c.get("name")) for c in root.iter("testcase")}

@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
-from ttc_bench.fidelity import budget_fidelity, min_tokens, s1_metrics, used_field
-from ttc_bench.fits import loglinear_fit
+from ttc_bench.budgets import budget_of
+from ttc_bench.metrics.fidelity import budget_fidelity, s1_metrics
+from ttc_bench.metrics.fits import loglinear_fit
+from ttc_bench.metrics.tally import used_field
 
 
 def test_loglinear_fit_exact_line():
@@ -67,11 +69,14 @@ def test_budget_fidelity_hand_computed():
     g = budget_fidelity(100, "reasoning_tokens", used, used, 0, 0, minimum=25)
     assert g["min_tokens"] == 25 and g["within_budget"] == 2 and g["control"] == 1.0
     assert budget_fidelity(100, "reasoning_tokens", used, used, 0, 0, minimum=80)["control"] == 0.0
-    assert min_tokens("forced:512:min=64") == 64 and min_tokens("forced:512") is None and min_tokens("tokens:64") is None
+    assert budget_of("forced:512:min=64").min_tokens == 64 and budget_of("forced:512").min_tokens is None
+    assert budget_of("tokens:64").min_tokens is None
+    # What "used" means comes from the budget table: what the budget caps.
     assert used_field("forced:512:min=64") == "reasoning_tokens"
     assert used_field("thinking:1024") == "reasoning_tokens"
+    assert used_field("effort:high") == "reasoning_tokens"
     assert used_field("tokens:512") == "completion_tokens"
-    assert used_field("effort:high") == "completion_tokens"
+    assert used_field("someone-else's:label") == "completion_tokens"
 
 
 def test_s1_metrics_hand_computed():

@@ -1,6 +1,6 @@
 import pytest
 
-from ttc_bench.frontier import best_at, candidates, describe, merge_cost_ties, pareto_frontier, tokens_text
+from ttc_bench.metrics.frontier import best_at, candidates, describe, merge_cost_ties, pareto_frontier, tokens_text
 
 
 def _point(budget, k, method, tokens, acc):

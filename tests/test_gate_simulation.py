@@ -4,7 +4,7 @@ sees the same numbers).
 The item population: each item's accuracy p ~ Beta with the stated mean and concentration
 2 (items from trivial to impossible); a sample is right with probability p. A "worse"
 endpoint keeps a share 1 - drop / accuracy of every item's p (the alternative the MDE is
-computed for, stats.py); an "erroring" one fails a share of its requests.
+computed for, metrics/power.py); an "erroring" one fails a share of its requests.
 
 What is checked (issue 12): the same model run twice fails the gate at most 5% of the
 time; a drop the size of the tolerance passes at least 95% of the time; an endpoint that
@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ttc_bench import stats
-from ttc_bench.compare import Settings, cell_statistics, compare_runs, exit_code
-from ttc_bench.scoring import summarize
+from ttc_bench.gate import Settings, cell_statistics, compare_runs, exit_code
+from ttc_bench.metrics import paired, power, summarize
 
 
 def _load_benchmark():
@@ -126,7 +125,7 @@ def test_compare_prints_the_cell_level_mde():
     r = compare_runs(run(base, "a"), run(cur, "b"), Settings(metrics=("pass@1",))).results[0]
     values = [np.array([float(row["correct"]) for row in rows]) for rows in (base, cur)]
     _, model = cell_statistics(*values, np.ones(100), tol=0.0, per_sample=True)
-    assert r.mde == pytest.approx(stats.mde(model)) and r.alpha == stats.ALPHA
+    assert r.mde == pytest.approx(power.mde(model)) and r.alpha == paired.ALPHA
 
 
 # --------------------------------------------------------------------------- no zero-width interval

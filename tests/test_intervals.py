@@ -1,8 +1,8 @@
 """Coverage of the 95% intervals in summary.json at the acceptance points of issue 12:
 8 items x 4 samples at every accuracy, and 95% accuracy at every suite size. The
 simulation is benchmarks/coverage.py's (which prints the whole grid), with fewer suites
-per cell; the intervals are computed by the same estimators.bounded_intervals that
-scoring.py uses.
+per cell; the intervals are computed by the same metrics.intervals.bounded_intervals that
+the summary uses.
 """
 
 import importlib.util
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ttc_bench.estimators import bounded_interval, bounded_intervals, mean_se
+from ttc_bench.metrics.intervals import bounded_interval, bounded_intervals, mean_se
 
 
 def _load_benchmark():
@@ -39,6 +39,7 @@ def _truth(rng, samples: int, accuracy: float) -> dict:
     if samples > 1:
         truth["maj@k"] = coverage.population_maj(samples, accuracy, CONCENTRATION, rng, items=60_000)
         truth["pass@k"] = coverage.population_pass(samples, accuracy, CONCENTRATION)
+        truth["pass^k"] = coverage.population_pass_all(samples, accuracy, CONCENTRATION)
     return truth
 
 
@@ -52,7 +53,7 @@ def test_every_95_percent_interval_keeps_its_coverage(items, samples, accuracy):
     rng = np.random.default_rng(items * 1000 + samples * 10 + int(accuracy * 100))
     table = coverage.MajTable(samples) if samples > 1 else None
     cell = coverage.coverage_cell(rng, items, samples, accuracy, CONCENTRATION, SUITES, table, _truth(rng, samples, accuracy))
-    for metric in ("pass@1", "maj@k", "pass@k"):
+    for metric in coverage.METRICS:
         if metric in cell:
             assert cell[metric] >= FLOOR, (metric, cell[metric])
             assert cell[metric + " zero-width"] == 0

@@ -5,7 +5,7 @@ from math import comb
 
 import pytest
 
-from ttc_bench.scoring import maj_at_k, mean_se, pass_at_k, score_group, summarize
+from ttc_bench.metrics import maj_at_k, mean_se, pass_at_k, summarize
 
 
 def brute_maj(samples, correct_answers, k):
@@ -108,7 +108,7 @@ def _row(item, answer, correct, budget="tokens:10", tokens=10, error=None, level
     }
 
 
-def test_score_group_excludes_errors_and_accounts_tokens():
+def test_a_group_excludes_errors_and_accounts_tokens():
     rows = [
         _row("i1", "1", True, tokens=10),
         _row("i1", "2", False, tokens=30),
@@ -116,7 +116,7 @@ def test_score_group_excludes_errors_and_accounts_tokens():
         _row("i2", "3", True, tokens=20),
         _row("i2", None, False, error="boom"),
     ]
-    group = score_group(rows)
+    (group,) = [g for g in summarize(rows)["groups"] if g["level"] is None]
     assert group["errors"] == 1
     assert group["samples_scored"] == 4
     assert group["pass@1"]["mean"] == pytest.approx((0.5 + 1.0) / 2)
@@ -137,16 +137,13 @@ def test_summarize_orders_budgets_and_groups_levels():
 
 import numpy as np  # noqa: E402
 
-from ttc_bench import estimators  # noqa: E402
-from ttc_bench.estimators import (  # noqa: E402
-    _maj_at_k,
+from ttc_bench.metrics import estimators  # noqa: E402
+from ttc_bench.metrics.estimators import _maj_at_k, histogram_key, maj_curve, pass_curve  # noqa: E402
+from ttc_bench.metrics.intervals import (  # noqa: E402
     bootstrap_ci,
     bootstrap_means,
     bootstrap_weights,
     column_stats,
-    histogram_key,
-    maj_curve,
-    pass_curve,
     percentile_interval,
 )
 
@@ -319,12 +316,20 @@ def test_summary_partial_credit_scores_and_budget_kinds():
     assert group["fidelity"]["control"] == 0.0  # the mean, 45 reasoning tokens, exceeds 40
 
 
-def test_summary_budgets_sorted_naturally_without_an_order():
+def test_summary_budgets_sorted_by_kind_and_size_without_an_order():
+    # Without a recorded order: budgets.KINDS order (tokens, forced, thinking, effort), each
+    # kind by size (effort by level); labels this version cannot read last.
     rows = []
-    for b in ("tokens:1024", "tokens:256", "effort:high", "effort:low"):
-        rows += _rows({"t/L1/0": [("1", True, 5)]}, budget=b, requested=None if b.startswith("effort") else int(b[7:]))
+    for b in ("tokens:1024", "other:9", "tokens:256", "effort:high", "forced:64", "effort:low"):
+        requested = int(b.split(":")[1]) if b.split(":")[1].isdigit() else None
+        rows += _rows({"t/L1/0": [("1", True, 5)]}, budget=b, requested=requested)
     summary = summarize(rows)
-    assert summary["tasks"][0]["budgets"] == ["effort:low", "effort:high", "tokens:256", "tokens:1024"]
+    expected = ["tokens:256", "tokens:1024", "forced:64", "effort:low", "effort:high", "other:9"]
+    assert summary["tasks"][0]["budgets"] == expected
+    # A recorded order comes first; budgets it does not list follow in kind order.
+    assert summarize(rows, ["effort:high", "tokens:1024"])["tasks"][0]["budgets"] == [
+        "effort:high", "tokens:1024", "tokens:256", "forced:64", "effort:low", "other:9"
+    ]
 
 
 def test_summary_is_json_clean_and_deterministic():
@@ -340,16 +345,16 @@ def test_summary_is_json_clean_and_deterministic():
     b = json.dumps(summarize(list(rows)), sort_keys=True, allow_nan=False)
     assert a == b
     summary = json.loads(a)
-    assert summary["schema_version"] == 3
+    assert summary["schema_version"] == 4
     task = summary["tasks"][0]
     assert task["levels"] == ["L0", "L1", "L2"] and task["frontier"] and task["fits"]
     assert {(g["level"], g["budget"]) for g in summary["groups"]} >= {("L0", "tokens:64"), (None, "tokens:256")}
 
 
 def test_group_intervals_are_bounded_intervals_of_item_values():
-    # Each point's interval is estimators.bounded_interval of its item values, with the
+    # Each point's interval is intervals.bounded_interval of its item values, with the
     # trials behind them (samples / k), for every group and level.
-    from ttc_bench.estimators import bounded_interval
+    from ttc_bench.metrics.intervals import bounded_interval
 
     rng = random.Random(5)
     rows = []
@@ -440,7 +445,7 @@ def test_summary_matches_an_independent_recompute_from_samples(tmp_path):
     binomial pass@k, the interval formula by hand)."""
     import json
 
-    from ttc_bench.estimators import t_quantile
+    from ttc_bench.metrics.distributions import t_quantile
     from ttc_bench.summarize import summarize_run
 
     rng = random.Random(12)

@@ -1,15 +1,16 @@
-"""The flags of `ttc-bench compare` (and of `run --baseline`).
+"""The flags of `ttc-bench compare` (and of `ttc-bench run --baseline`), and the settings
+and outputs they make. cli.py adds them to its parser; nothing below the CLI sees argv or
+a Namespace: the command gets a Settings and an Outputs.
 
-Kept apart from compare.py so that building the CLI parser imports no numpy.
+Building the parser imports no numpy (the CLI starts instantly): the gate's types are
+imported only when flags become settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-
-# pass@1-strict: pass@1 with errored samples counted as wrong; errors: the paired error rate.
-METRICS = ("pass@1", "pass@1-strict", "maj@k", "errors", "tokens")
+from pathlib import Path
 
 
 def parse_fraction(text: str, *, allow_above_one: bool = False) -> float:
@@ -38,7 +39,7 @@ def _positive_fraction(text: str) -> float:
     return value
 
 
-def add_compare_arguments(parser: argparse.ArgumentParser, *, positionals: bool = True) -> None:
+def add_arguments(parser: argparse.ArgumentParser, *, positionals: bool = True) -> None:
     """The compare flags; with positionals, also BASELINE and CURRENT (for `ttc-bench compare`).
     `ttc-bench run` adds them with positionals=False next to its own --baseline."""
     if positionals:
@@ -60,9 +61,33 @@ def add_compare_arguments(parser: argparse.ArgumentParser, *, positionals: bool 
                         "instead of the exact one")
     g.add_argument("--fail-inconclusive", action="store_true",
                    help="exit 1 also when a gated metric is inconclusive (the suite is too small to see the target)")
-    g.add_argument("--metrics", nargs="+", choices=METRICS, default=list(METRICS), metavar="METRIC",
-                   help="metrics to compare: pass@1 pass@1-strict maj@k errors tokens (default: all)")
+    # No `choices`: the names come from the metric registry, which imports numpy; an unknown
+    # name is refused with the list of registered ones when the comparison starts.
+    g.add_argument("--metrics", nargs="+", default=None, metavar="METRIC",
+                   help="metrics to compare, by their registered names (default: pass@1 pass@1-strict maj@k "
+                        "errors tokens; others on request, e.g. pass@k and 'pass^k'; docs/metrics.md lists them)")
     g.add_argument("--junit", metavar="PATH", help="write JUnit XML (one test case per task x budget x metric)")
     g.add_argument("--markdown", metavar="PATH", help="write the markdown report (also appended to $GITHUB_STEP_SUMMARY when set)")
     g.add_argument("--json", dest="json_path", metavar="PATH", help="write the comparison as JSON")
     g.add_argument("--report-dir", metavar="DIR", help="write compare.md, compare.json and compare-junit.xml into DIR")
+
+
+def settings_from(args: argparse.Namespace):
+    """The gate's :class:`~ttc_bench.gate.results.Settings` from parsed flags."""
+    from .results import Settings
+
+    chosen = {"metrics": tuple(args.metrics)} if args.metrics else {}
+    return Settings(
+        max_drop=args.max_drop, max_token_increase=args.max_token_increase, max_error_increase=args.max_error_increase,
+        mde_target=args.mde_target, fail_inconclusive=args.fail_inconclusive, mid_p=args.mid_p, **chosen,
+    )
+
+
+def outputs_from(args: argparse.Namespace):
+    """Where to write the reports (:class:`~ttc_bench.gate.results.Outputs`) from parsed flags."""
+    from .results import Outputs
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    return Outputs(path(args.report_dir), path(args.junit), path(args.markdown), path(args.json_path))

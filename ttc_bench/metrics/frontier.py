@@ -8,12 +8,15 @@ it gets its own frontier ("with oracle") instead of hiding every deployable stra
 Token costs are measured, so they are noisy too: two budgets that spent 38.9 and 39.3
 tokens per item cost the same as far as the data can tell. :func:`merge_cost_ties` folds a
 frontier point into the next, more accurate one when their costs are within noise of each
-other (the caller decides what "within noise" means; scoring.py uses the item bootstrap),
+other (the caller decides what "within noise" means; summary.py uses the item bootstrap),
 and records the folded points in ``cost_ties``.
 """
 
 from __future__ import annotations
 
+from . import registry
+
+# Methods are the names of registered curves (their values are read from the points).
 DEPLOYABLE = ("maj@k",)
 ORACLE = ("maj@k", "pass@k")
 _METHOD_RANK = {"maj@k": 0, "pass@k": 1}
@@ -22,11 +25,12 @@ _METHOD_RANK = {"maj@k": 0, "pass@k": 1}
 def candidates(groups: list[dict], budget_order: list[str], methods=ORACLE) -> list[dict]:
     """Every (budget, k, method) point of one task's all-level groups."""
     rank = {b: i for i, b in enumerate(budget_order)}
+    keys = {method: registry.get(method).key for method in methods}
     out = []
     for g in groups:
         for p in g["points"]:
             for method in methods:
-                stat = p["maj" if method == "maj@k" else "pass"]
+                stat = p[keys[method]]
                 if stat["mean"] is None or p["tokens_per_item"] is None:
                     continue
                 out.append(

@@ -17,8 +17,8 @@ from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
-from .compare import Comparison, MetricResult, exit_code, fmt_effect, fmt_mde, fmt_p
-from .errors import UserError
+from ..errors import UserError
+from .results import Comparison, MetricResult, Outputs, exit_code, fmt_effect, fmt_mde, fmt_p
 
 JSON_SCHEMA_VERSION = 2  # 2: p_worse, p_better, correlation, in_family, alpha; errors and pass@1-strict cells
 _STYLE = {"regression": "bold red", "improvement": "green", "inconclusive": "yellow", "ok": "", "ungated": "dim"}
@@ -303,3 +303,8 @@ def write_outputs(
         except OSError as exc:
             raise UserError(f"cannot append to $GITHUB_STEP_SUMMARY ({summary}): {exc.strerror}") from None
     return written
+
+
+def write_requested(comparison: Comparison, outputs: Outputs) -> list[Path]:
+    """:func:`write_outputs` for the paths of an :class:`Outputs`."""
+    return write_outputs(comparison, outputs.report_dir, outputs.junit, outputs.markdown, outputs.json)

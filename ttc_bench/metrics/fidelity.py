@@ -1,9 +1,11 @@
 """Budget fidelity: does the endpoint spend what a budget asks for, and does spending more help?
 
 Per budget: requested vs used tokens (median, p90), the share of samples cut off, and the
-share of samples within budget. Per task, the s1 metrics (Muennighoff et al., 2025, "s1:
-Simple test-time scaling", arXiv 2501.19393, section 3.2), over the task's compute
-settings A (its budgets with a token figure), each with its measured compute a (mean used
+share of samples within budget. "Used" is the sample field the budget caps
+(``Budget.used_field`` of budgets.py: reasoning tokens for forced, thinking and effort
+budgets, completion tokens for tokens:N). Per task, the s1 metrics (Muennighoff et al.,
+2025, "s1: Simple test-time scaling", arXiv 2501.19393, section 3.2), over the task's
+compute settings A (its budgets with a token figure), each with its measured compute a (mean used
 tokens per sample) and accuracy f(a) (pass@1):
 
 - Control = (1/|A|) sum_a 1[a_min <= a <= a_max]: the share of *settings* whose measured
@@ -17,30 +19,9 @@ tokens per sample) and accuracy f(a) (pass@1):
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-# What a budget caps, so what "used" means for it: tokens:N caps the whole completion;
-# forced:N and thinking:N cap the reasoning (the answer comes on top).
-USED_FIELD = {"tokens": "completion_tokens", "forced": "reasoning_tokens", "thinking": "reasoning_tokens"}
-_MIN = re.compile(r":min=(\d+)")
-# A slope over less than half a doubling of tokens is mostly token noise (see fits.py).
-MIN_DOUBLINGS = 0.5
-
-
-def budget_kind(label: str) -> str:
-    return label.split(":", 1)[0]
-
-
-def used_field(label: str) -> str:
-    return USED_FIELD.get(budget_kind(label), "completion_tokens")
-
-
-def min_tokens(label: str) -> int | None:
-    """M of ``forced:N:min=M`` (the s1 a_min: the model is told to "Wait" below it), else None."""
-    match = _MIN.search(label or "")
-    return int(match.group(1)) if match and budget_kind(label) == "forced" else None
+from .fits import MIN_DOUBLINGS  # a slope over less than half a doubling is token noise
 
 
 def budget_fidelity(
