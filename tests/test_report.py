@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from ttc_bench.errors import UserError
-from ttc_bench.rebuild import regenerate
+from ttc_bench.reporting import regenerate
 from ttc_bench.summarize import summarize_run
-from ttc_bench.report import fitting_table, print_summary
-from ttc_bench.scoring import summarize
+from ttc_bench.reporting import fitting_table, print_summary
+from ttc_bench.metrics import SCHEMA_VERSION, summarize
 
 BUDGETS = ["forced:32", "forced:128", "tokens:512"]
 PLOT_KINDS = ["accuracy-vs-tokens", "pass1-majority-gain", "budget-fidelity", "level-heatmap"]
@@ -123,11 +123,13 @@ def test_plots_open_and_carry_no_dates(runs):
 class _Collect(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.tags, self.urls = [], []
+        self.tags, self.urls, self.scripts = [], [], []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+        if tag == "script":
+            self.scripts.append(dict(attrs))
 
 
 def test_report_html_is_self_contained(runs):
@@ -135,9 +137,12 @@ def test_report_html_is_self_contained(runs):
     text = (a / "report.html").read_text()
     parser = _Collect()
     parser.feed(text)
-    assert "script" not in parser.tags and "link" not in parser.tags and "iframe" not in parser.tags
+    assert "link" not in parser.tags and "iframe" not in parser.tags
+    # the sample browser: its data as JSON and one inline script, nothing loaded from elsewhere
+    assert parser.scripts == [{"type": "application/json", "id": "sb-data"}, {}]
+    assert "Content-Security-Policy" in text and "script-src 'sha256-" in text
     assert parser.tags.count("img") == 4
-    assert parser.urls and all(url.startswith("data:image/") for url in parser.urls)
+    assert parser.urls and all(url.startswith(("data:image/", "#samples")) for url in parser.urls)
     assert "url(" not in text and "@import" not in text
     assert "Compute-optimal frontier" in text and "points per doubling" in text
 
@@ -209,7 +214,7 @@ def test_terminal_summary_fits_80_columns_with_many_samples():
 
 
 def test_report_modules_do_not_import_matplotlib_at_import_time():
-    code = "import sys, ttc_bench.report, ttc_bench.rebuild, ttc_bench.plots; print('matplotlib' in sys.modules)"
+    code = "import sys, ttc_bench.reporting, ttc_bench.reporting.build, ttc_bench.reporting.plots, ttc_bench.reporting.view; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -270,8 +275,8 @@ def test_report_reads_a_run_written_before_schema_3(tmp_path):
     (run / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (run / "summary.json").write_text(json.dumps({"schema_version": 2, "groups": [], "tasks": []}))
     result = regenerate([run])
-    assert result["summary"]["schema_version"] == 3
-    assert json.loads((run / "summary.json").read_text())["schema_version"] == 3
+    assert result["summary"]["schema_version"] == SCHEMA_VERSION >= 3
+    assert json.loads((run / "summary.json").read_text())["schema_version"] == SCHEMA_VERSION
     assert (run / "report.md").read_text().count("## t") == 1
 
 
@@ -304,7 +309,7 @@ def _as_schema_2(summary: dict) -> dict:
 
 
 def test_reports_render_a_schema_2_summary(runs, tmp_path):
-    from ttc_bench.report import write_reports
+    from ttc_bench.reporting import write_reports
 
     _, _, _, result, _ = runs
     outputs = write_reports(tmp_path / "old", _as_schema_2(result["summary"]))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .files import WriteFailure, reason, write_atomic
+
 PLOT_KINDS = {
     "accuracy-vs-tokens": "accuracy against tokens per item",
     "pass1-majority-gain": "pass@1 per budget with the majority-vote gain",
@@ -56,14 +58,17 @@ def _pyplot():
 
 
 def _save(plt, fig, out_dir: Path, name: str) -> dict[str, Path]:
+    """Write the figure as PNG and SVG, each file replaced in one step (OSError if not)."""
     plots = out_dir / "plots"
-    plots.mkdir(parents=True, exist_ok=True)
     written = {}
-    for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
-        path = plots / f"{name}.{ext}"
-        fig.savefig(path, format=ext, dpi=PNG_DPI, metadata=metadata, bbox_inches="tight")
-        written[f"plots/{name}.{ext}"] = path
-    plt.close(fig)
+    try:
+        plots.mkdir(parents=True, exist_ok=True)
+        for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+            path = plots / f"{name}.{ext}"
+            write_atomic(path, lambda fh: fig.savefig(fh, format=ext, dpi=PNG_DPI, metadata=metadata, bbox_inches="tight"))
+            written[f"plots/{name}.{ext}"] = path
+    finally:
+        plt.close(fig)
     return written
 
 
@@ -127,6 +132,12 @@ def _subtitle(runs: list[tuple[str, dict]], task: str) -> str:
     items = max((g["items_scored"] for g in groups), default=0)
     n = max((g["samples_per_item"] for g in groups), default=0)
     return f"{label}: {items} items, {n} samples per item"
+
+
+def _caption(ax, runs: list[tuple[str, dict]], task: str, title: str, handles: list, legend_title: str | None = None) -> None:
+    """The chart's title over its subtitle, and its legend to the right of the axes."""
+    ax.set_title(f"{task}: {title}\n{_subtitle(runs, task)}", loc="left")
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title=legend_title)
 
 
 def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
@@ -198,18 +209,23 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
     ax.set_ylim(0, min(104, max(ys + [10]) * 1.1 + 2))
     ax.set_xlabel("tokens per item = k x mean completion tokens per sample (log2 scale)")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{task}: accuracy vs tokens per item\n{_subtitle(runs, task)}", loc="left")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="budget (samples k)" if single else None)
+    _caption(ax, runs, task, "accuracy vs tokens per item", handles, "budget (samples k)" if single else None)
     return _save(plt, fig, out_dir, f"{slug(task)}-accuracy-vs-tokens")
+
+
+def _bars(plt, runs: list[tuple[str, dict]], task: str):
+    """A bar chart's budgets (in run order), figure, axes and bar width: one bar per run
+    at each budget."""
+    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(budgets) * max(1, len(runs)) + 2.5), 5))
+    return budgets, fig, ax, 0.8 / len(runs)
 
 
 def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
     plt = _pyplot()
     from matplotlib.patches import Patch
 
-    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(budgets) * max(1, len(runs)) + 2.5), 5))
-    width = 0.8 / len(runs)
+    budgets, fig, ax, width = _bars(plt, runs, task)
     top = 10.0
     handles = []
     ns = set()
@@ -256,8 +272,7 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
     ax.set_ylabel("accuracy (%)")
     ax.set_xlabel("reasoning budget (mean completion tokens per sample)" if len(runs) == 1 else "reasoning budget")
     ax.grid(axis="x", visible=False)
-    ax.set_title(f"{task}: pass@1 per budget, shaded: gain of a majority vote over {k_text}\n{_subtitle(runs, task)}", loc="left")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _caption(ax, runs, task, f"pass@1 per budget, shaded: gain of a majority vote over {k_text}", handles)
     return _save(plt, fig, out_dir, f"{slug(task)}-pass1-majority-gain")
 
 
@@ -266,9 +281,7 @@ def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> d
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(budgets) * max(1, len(runs)) + 2.5), 5))
-    width = 0.8 / len(runs)
+    budgets, fig, ax, width = _bars(plt, runs, task)
     values = []
     handles = []
     fields: dict[str, str] = {}
@@ -314,8 +327,7 @@ def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> d
     ax.set_xticks(range(len(budgets)), [f"{b}\nused = {fields.get(b, 'completion')} tokens" for b in budgets])
     ax.set_xlabel("reasoning budget")
     ax.grid(axis="x", visible=False)
-    ax.set_title(f"{task}: budget fidelity, requested vs used tokens\n{_subtitle(runs, task)}", loc="left")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    _caption(ax, runs, task, "budget fidelity, requested vs used tokens", handles)
     return _save(plt, fig, out_dir, f"{slug(task)}-budget-fidelity")
 
 
@@ -359,16 +371,32 @@ def task_names(runs: list[tuple[str, dict]]) -> list[str]:
     return list(dict.fromkeys(t["task"] for _, s in runs for t in s.get("tasks", [])))
 
 
-def plot_all(runs: list[tuple[str, dict]], out_dir: Path) -> dict[str, dict[str, dict[str, Path]]]:
-    """Every plot of every task: {task: {kind: {"plots/x.png": path, "plots/x.svg": path}}}."""
-    made: dict[str, dict[str, dict[str, Path]]] = {}
-    for task in task_names(runs):
-        if not any(g["points"] for _, s in runs for g in _task_groups(s, task)):
-            continue
-        made[task] = {
-            "accuracy-vs-tokens": accuracy_vs_tokens(runs, task, out_dir),
-            "pass1-majority-gain": majority_gain(runs, task, out_dir),
-            "budget-fidelity": budget_fidelity(runs, task, out_dir),
-            "level-heatmap": level_heatmap(runs, task, out_dir),
-        }
-    return made
+PLOTTERS = {
+    "accuracy-vs-tokens": accuracy_vs_tokens,
+    "pass1-majority-gain": majority_gain,
+    "budget-fidelity": budget_fidelity,
+    "level-heatmap": level_heatmap,
+}
+
+
+def plot_all(runs: list[tuple[str, dict]], out_dir: Path) -> tuple[dict[str, Path], WriteFailure | None]:
+    """Every plot of every task: ({"plots/x.png": path, "plots/x.svg": path, ...}, None).
+
+    When a file cannot be written, the plots written before it and a WriteFailure naming
+    the plots not written: the rest are not attempted (a full disk stays full, and each
+    plot takes a second to draw)."""
+    jobs = [
+        (task, kind)
+        for task in task_names(runs)
+        if any(g["points"] for _, s in runs for g in _task_groups(s, task))
+        for kind in PLOTTERS
+    ]
+    written: dict[str, Path] = {}
+    for done, (task, kind) in enumerate(jobs):
+        try:
+            written.update(PLOTTERS[kind](runs, task, out_dir))
+        except OSError as exc:
+            missing = len(jobs) - done
+            what = f"{missing} plot{'' if missing == 1 else 's'} (PNG + SVG)"
+            return written, WriteFailure(what, out_dir / "plots", reason(exc))
+    return written, None
