@@ -1,25 +1,22 @@
-"""Plan items x budgets x samples, skip what the store has, run the rest with bounded concurrency.
+"""Run the plan live: skip what the store has, send the rest with bounded concurrency.
 
-The plan is a lazy stream: workers pull the next job from one shared iterator, so memory
-stays flat however large the sweep. Samples of one item are consecutive, which lets a
-server reuse the prompt prefix it just processed.
+The plan (plan.py) is a lazy stream: workers pull the next job from one shared iterator, so
+memory stays flat however large the sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from .adapters.base import Item, Prompt, TaskAdapter, Verdict
-from .errors import UserError
+from .adapters.base import TaskAdapter
 from .budgets import Budget
+from .errors import UserError
 from .models.client import ChatClient, NotServingN, SampleError
 from .models.generation import Generation, generate, generate_n
-from .models.request import request_fields
+from .plan import Job, Plan
 from .sample import Sample
 from .spec import RunSpec
 from .store import RunStore
@@ -51,17 +48,6 @@ def refusal_hint(reason: str, param: str | None, profile_name: str) -> str:
     return f"check --api (now {profile_name}) and the budget; `ttc-bench probe` shows what this endpoint accepts"
 
 
-@dataclass(frozen=True)
-class Job:
-    adapter: TaskAdapter
-    item: Item
-    budget: Budget
-    sample: int
-    seed: int
-    prompt: Prompt
-    key: str
-
-
 @dataclass
 class RunStats:
     planned: int = 0
@@ -74,27 +60,6 @@ class RunStats:
     finished: float = 0.0
 
 
-def sample_seed(seed: int, item_id: str, budget: str, sample: int) -> int:
-    digest = hashlib.sha256(f"{seed}/{item_id}/{budget}/{sample}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def _canonical(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def sample_key(endpoint_identity: str, model: str, messages: list | str, request: dict | str, sample: int, seed: int) -> str:
-    """Everything that changes the response, and nothing secret.
-
-    ``messages`` and ``request`` may be given already canonicalised (``_canonical``), so a
-    plan can serialise them once per item and budget rather than once per sample.
-    """
-    messages = messages if isinstance(messages, str) else _canonical(messages)
-    request = request if isinstance(request, str) else _canonical(request)
-    text = f"{_canonical(endpoint_identity)}|{_canonical(model)}|{messages}|{request}|{sample}|{seed}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
 class Runner:
     def __init__(self, spec: RunSpec, client: ChatClient, run_id: str, store: RunStore | None = None, *, log=None):
         self.spec = spec
@@ -103,96 +68,25 @@ class Runner:
         self.store = store
         self.run_id = run_id
         self.log = log or (lambda message: None)
-        self.stats = RunStats()
-        # The plan is counted here but its items are made one at a time in jobs(): memory
-        # does not grow with --limit. Datasets load (and fail) here, before any request.
-        self.levels: list[tuple[TaskAdapter, str, int]] = []
-        for task in spec.tasks:
-            adapter = task.adapter
-            for level in task.levels:
-                available = adapter.available(level)
-                self.levels.append((adapter, level, task.items if available is None else min(task.items, available)))
-        self.stats.planned = sum(count for _, _, count in self.levels) * len(spec.budgets) * spec.samples
-        self._fields: dict[tuple[str, Budget], dict] = {}
+        endpoint = client.endpoint
+        self.plan = Plan(spec, self.profile, endpoint.cache_identity, endpoint.model, run_id)
+        self.stats = RunStats(planned=self.plan.planned)
         self._refusal: tuple[str, int] = ("", 0)
 
     def fields(self, adapter: TaskAdapter, budget: Budget) -> dict:
-        """The first request's fields for this task and budget (what is sent, and keyed)."""
-        found = self._fields.get((adapter.task, budget))
-        if found is None:
-            found = self._fields[(adapter.task, budget)] = request_fields(
-                self.profile, budget, self.spec.sampling(), adapter.answer_tokens,
-            )
-        return found
-
-    def _request(self, adapter: TaskAdapter, budget: Budget) -> dict:
-        """Everything besides the messages and the seed that decides a sample's response."""
-        forced = budget.kind == "forced"
-        return {
-            "budget": budget.label,
-            "profile": self.profile.name,
-            "fields": self.fields(adapter, budget),
-            "continuation": self.profile.continuation.mechanism if forced and self.profile.continuation else None,
-            "answer_tokens": adapter.answer_tokens if forced else None,
-            "cue": adapter.answer_cue if forced else None,
-        }
+        return self.plan.fields(adapter, budget)
 
     def requests_sent(self) -> dict[str, dict]:
-        """Per task and budget, the fields of the first request (for the manifest)."""
-        return {f"{adapter.task} {budget.label}": self.fields(adapter, budget)
-                for adapter in {a.task: a for a, _, _ in self.levels}.values() for budget in self.spec.budgets}
-
-    def items(self) -> Iterator[tuple[TaskAdapter, Item]]:
-        for adapter, level, count in self.levels:
-            adapter.check_level(level)
-            for index in range(count):
-                yield adapter, adapter.item(self.spec.seed, level, index)
+        return self.plan.requests_sent()
 
     def jobs(self, finished: set[str]) -> Iterator[Job]:
-        endpoint = self.client.endpoint
-        requests = {}
-        for adapter, item in self.items():
-            shared_messages = _canonical(item.messages)
-            for budget in self.spec.budgets:
-                request = requests.get((adapter.task, budget))
-                if request is None:
-                    request = requests[(adapter.task, budget)] = _canonical(self._request(adapter, budget))
-                # The gold is part of the key: a corrected answer key is never scored by
-                # a stale row (docs/metrics.md, resume).
-                keyed = f"{request}|{_canonical(item.gold)}"
-                for j in range(self.spec.samples):
-                    prompt = adapter.prompt(item, j)
-                    # Most samples see the item's own messages: serialised once above.
-                    messages = shared_messages if prompt.messages is item.messages else prompt.messages
-                    seed = sample_seed(self.spec.seed, item.id, budget.label, j)
-                    key = sample_key(endpoint.cache_identity, endpoint.model, messages, keyed, j, seed)
-                    if key in finished:
-                        self.stats.skipped += 1
-                        continue
-                    yield Job(adapter, item, budget, j, seed, prompt, key)
+        for job in self.plan.jobs(finished):
+            self.stats.skipped = self.plan.skipped
+            yield job
+        self.stats.skipped = self.plan.skipped
 
     def _row(self, job: Job, gen: Generation | None, error: str | None, attempts: int) -> Sample:
-        answer = None
-        verdict = Verdict(False, 0.0)
-        if gen is not None:
-            answer = job.adapter.parse(gen.answer_text, job.item, job.prompt)
-            if answer is not None:
-                verdict = job.adapter.verify(job.item, answer)
-        sample = Sample(
-            key=job.key, run_id=self.run_id, task=job.item.task, level=job.item.level, item=job.item.id,
-            budget=job.budget.label, requested_tokens=job.budget.requested_tokens, sample=job.sample, seed=job.seed,
-            answer=answer, gold=job.item.gold, parse_ok=answer is not None, correct=verdict.correct,
-            partial=verdict.partial, scores=verdict.scores or None, prompt_meta=job.prompt.meta or None,
-            source=job.item.meta.get("source"), attempts=attempts, error=error,
-        )
-        if gen is not None:
-            sample.response, sample.reasoning = gen.text, gen.reasoning
-            sample.finish_reason, sample.truncated, sample.forced_answer = gen.finish_reason, gen.truncated, gen.forced_answer
-            sample.turns, sample.prompt_tokens, sample.reread_tokens = gen.turns, gen.prompt_tokens, gen.reread_tokens
-            sample.completion_tokens, sample.reasoning_tokens = gen.completion_tokens, gen.reasoning_tokens
-            sample.reasoning_tokens_estimated, sample.usage_estimated = gen.reasoning_tokens_estimated, gen.usage_estimated
-            sample.reasoning_added, sample.latency_s = gen.reasoning_added, round(gen.latency_s, 4)
-        return sample
+        return self.plan.row(job, gen, error, attempts)
 
     def batches(self, jobs: Iterator[Job]) -> Iterator[list[Job]]:
         """Jobs to send together: with the n parameter, consecutive samples of one item and
