@@ -19,7 +19,7 @@ import pytest
 from emulators.anthropic_api import AnthropicServer
 from emulators.deepseek import DeepSeekServer
 from emulators.gemini_api import GeminiServer
-from emulators.openai_api import OpenAIServer
+from emulators.openai_batch import OpenAIBatchServer
 from emulators.vllm_server import VLLMServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 # host of an example's base URL -> (emulation, profile that host detection picks, or None)
 HOSTS = {
-    "api.openai.com": (OpenAIServer, None),
+    "api.openai.com": (OpenAIBatchServer, None),  # the chat API plus the Batch API (docs/scale.md)
     "api.anthropic.com": (AnthropicServer, "anthropic"),
     "generativelanguage.googleapis.com": (GeminiServer, "gemini"),
     "api.deepseek.com": (DeepSeekServer, "deepseek"),

@@ -5,8 +5,7 @@ manifest, samples as a DataFrame), ``compare`` two runs with the paired gate, ``
 a run again. ``Sample`` is one row of samples.jsonl; ``Budget`` one reasoning budget.
 """
 
-__version__ = "0.2.0"
-
+from .version import __version__
 from .api import Run, compare, load_run, report, run
 from .budgets import Budget, parse_budget
 from .errors import UserError

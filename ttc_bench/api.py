@@ -5,7 +5,7 @@
                         model="Qwen/Qwen3-8B", base_url="http://127.0.0.1:8000/v1")
     run.summary["groups"][0]["pass@1"]
     frame = run.samples()            # one row per sample, a pandas DataFrame
-    ttc_bench.compare(baseline_dir, run.dir).verdict
+    ttc_bench.compare(baseline_dir, run.dir).failed
 
 Heavy libraries load only when a function is called, so ``import ttc_bench`` is instant.
 """
@@ -77,7 +77,7 @@ def run(suite: str | None = None, *, progress: str = "off", log=None, **flags: A
 def report(path: str | Path, out: str | Path | None = None, *more: str | Path) -> dict[str, Path]:
     """Rebuild summary.json, report.md, report.html and plots of a run (several runs: an
     overlay); returns {file name: path}."""
-    from .rebuild import regenerate
+    from .reporting import regenerate
 
     result = regenerate([Path(path), *map(Path, more)], Path(out) if out else None)
     return result["outputs"]
@@ -90,7 +90,7 @@ def compare(baseline: str | Path, current: str | Path, **settings: Any):
     says whether the gate fails, ``results`` holds every cell with its verdict."""
     import inspect
 
-    from .compare import compare_paths
+    from .gate import compare_paths
 
     known = set(inspect.signature(compare_paths).parameters) - {"baseline", "current"}
     unknown = set(settings) - known

@@ -6,20 +6,22 @@ from __future__ import annotations
 import asyncio
 import platform
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
+from .batch_runner import BatchRun, batch_manifest, scaled_prices
 from .connect import connect
+from .models.batch import batch_api
 from .models.client import ChatClient, Endpoint
 from .models.preflight import preflight
 from .models.urls import redact_url
 from .progress import Progress, resolve_mode
 from .runner import Runner, RunStats
 from .summarize import summarize_run
-from .report import write_reports
+from .reporting import write_reports
 from .spec import RunSpec
 from .store import RunStore
 
@@ -106,6 +108,10 @@ def _sweep(spec: RunSpec, argv: list[str], progress: str, log, lock: ExitStack) 
         connection = connect(spec, stack, log)
         endpoint, profile, concurrency = connection.endpoint, connection.endpoint.profile, connection.concurrency
         chosen, warnings = connection.chosen, connection.warnings
+        batch, list_prices = None, spec.prices
+        if spec.batch:
+            batch = batch_api(profile)  # a provider without one stops here, before the run folder exists
+            spec = replace(spec, prices=scaled_prices(spec.prices, batch.price_factor))
         run_id = spec.run_id or spec.default_run_id(endpoint.cache_identity, endpoint.model, profile.name)
         client = ChatClient(endpoint, concurrency=concurrency, retry_window_s=spec.retry_window_s)
         # The plan (and any dataset) loads before the run folder exists: bad data leaves none.
@@ -117,11 +123,15 @@ def _sweep(spec: RunSpec, argv: list[str], progress: str, log, lock: ExitStack) 
         store.open_for_append()
         lock.callback(store.close)
         manifest = _manifest(spec, endpoint, run_id, store.read_manifest(), argv, chosen, runner.requests_sent(), warnings, connection.engine)
+        if batch:
+            manifest["batch"] = batch_manifest(profile.name, batch, list_prices)
         store.write_manifest(manifest)
 
         async def go() -> RunStats:
             try:
                 await preflight(client)
+                if batch:
+                    return runner.stats
                 label = f"{spec.suite} on {endpoint.model}"
                 cost = lambda stats: cost_usd(spec.prices, stats.prompt_tokens, stats.completion_tokens)
                 with Progress(progress, runner.stats.planned, label, client, cost) as shown:
@@ -130,6 +140,9 @@ def _sweep(spec: RunSpec, argv: list[str], progress: str, log, lock: ExitStack) 
                 await client.close()
 
         stats = asyncio.run(go())
+        if batch:
+            stats = BatchRun(runner.plan, endpoint, store, batch, scrub=client.scrub, log=log,
+                             progress=progress != "off").run()
     # Scored by streaming samples.jsonl: memory stays flat however many samples the run has.
     summary = summarize_run(store.dir)
     store.write_summary(summary)

@@ -20,7 +20,7 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..errors import UserError
 from .limiter import AdaptiveLimiter
 from .profiles import Profile
