@@ -16,7 +16,7 @@ def test_the_api_example_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(code, str(DOC), "exec"), namespace)
     run = namespace["run"]
-    assert run.dir.parent == tmp_path / "results"
+    assert run.dir.resolve().parent == (tmp_path / "results").resolve()
     assert len(namespace["frame"]) == 3 * 2 * 2
     assert "report.html" in namespace["outputs"]
 

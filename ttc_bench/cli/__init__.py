@@ -1,0 +1,52 @@
+"""Command line: argv is read here and nowhere else; the work lives in the modules.
+
+``parser`` defines every command and flag, ``commands`` runs them; this module reports
+errors (one line, exit 2; Ctrl-C 130; SIGTERM 143).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import UserError
+from . import commands
+from .exits import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, on_sigterm
+from .parser import build_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    import signal
+
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        if args.command == "run":
+            return commands.cmd_run(args, ["ttc-bench", *argv])
+        if args.command == "export-requests":
+            return commands.cmd_export_requests(args, ["ttc-bench", *argv])
+        return getattr(commands, "cmd_" + args.command.replace("-", "_"))(args)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            raise
+        hint = " finished samples are saved; re-run the same command to resume." if args.command == "run" else ""
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{what}.{hint}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
