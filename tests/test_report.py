@@ -249,7 +249,7 @@ def test_rebuilt_summary_does_not_flag_varied_samples_as_identical(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     rows = [
-        {"key": f"k{j}", "task": "t", "level": "L", "item": "i1", "budget": "tokens:8", "answer": str(j % 2),
+        {"key": f"k{j}", "task": "t", "level": "L", "item": "i1", "budget": "tokens:8", "sample": j, "answer": str(j % 2),
          "correct": j % 2 == 0, "partial": float(j % 2 == 0), "completion_tokens": 5, "response": f"text {j}",
          "error": None}
         for j in range(4)

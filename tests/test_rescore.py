@@ -39,3 +39,49 @@ def test_rescore_leaves_errored_samples_alone(tmp_path, run_cli):
     result = rescore(run_dir(tmp_path))
     assert result.skipped == sum(r["error"] is not None for r in before) > 0
     assert [r["error"] for r in rows_of(tmp_path)] == [r["error"] for r in before]
+
+
+def test_a_corrected_answer_key_plus_a_resumed_run_gives_the_new_scores(tmp_path, run_cli):
+    """The sample key holds the gold: rows of items whose answer changed are requested again,
+    the run says how many, and the summary scores today's answer key (never the stale rows)."""
+    data = tmp_path / "quiz.jsonl"
+    rows = [{"question": f"Question {i}?", "choices": ["yes", "no", "maybe"], "answer": "A"} for i in range(3)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    suite = tmp_path / "quiz.toml"
+    suite.write_text('budgets = ["tokens:64"]\nsamples = 1\n[[tasks]]\nfamily = "mcq"\npath = "quiz.jsonl"\nitems = 3\n')
+    out = tmp_path / "out"
+    args = ["run", "--suite", suite, "--model", "fake-model", "--out", out, "--no-progress"]
+    with FakeServer(lambda request: "Answer: A") as server:
+        code, _, err = run_cli(*args, "--base-url", server.base_url)
+        assert code == 0, err
+        first = len(server.chat_requests())
+        rows[1]["answer"] = rows[2]["answer"] = "B"  # the published key is corrected
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        code, stdout, err = run_cli(*args, "--base-url", server.base_url)
+        assert code == 0, err
+        assert len(server.chat_requests()) == first + 2  # only the changed items
+    assert "2 samples were stored for items that have changed" in stdout
+    summary = json.loads((run_dir(out) / "summary.json").read_text())
+    (overall,) = [g for g in summary["groups"] if g["level"] is None]
+    assert abs(overall["pass@1"]["mean"] - 1 / 3) < 1e-9 and overall["samples"] == 3
+
+
+def test_report_rescore_from_the_command_line(tmp_path, run_cli):
+    with FakeServer(add_answer) as server:
+        code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "1")
+        assert code == 0, err
+        sent = len(server.chat_requests())
+        code, out, err = run_cli("report", run_dir(tmp_path), "--rescore")
+        assert code == 0, err and len(server.chat_requests()) == sent
+    assert "rescored 3 of 3 samples without a request; changed: nothing" in out
+
+
+def test_show_a_suites_dataset_task_with_gold_and_source(tmp_path, run_cli):
+    data = tmp_path / "quiz.jsonl"
+    data.write_text(json.dumps({"id": "q-17", "question": "Is it?", "choices": ["yes", "no"], "answer": "B"}) + "\n")
+    suite = tmp_path / "quiz.toml"
+    suite.write_text('budgets = ["tokens:64"]\n[[tasks]]\nfamily = "mcq"\nname = "quiz"\npath = "quiz.jsonl"\n'
+                     'columns = {question = "question", choices = "choices", answer = "answer", id = "id"}\n')
+    code, out, err = run_cli("show", "--suite", suite, "quiz", "-n", "1")
+    assert code == 0, err
+    assert "Is it?" in out and "(B) no" in out and "[gold] B" in out and "id q-17" in out

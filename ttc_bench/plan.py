@@ -129,10 +129,11 @@ class Plan:
             for index in self._indexes(adapter, level, count):
                 yield adapter, adapter.item(self.spec.seed, level, index)
 
-    def jobs(self, finished: set[str] | frozenset = frozenset()) -> Iterator[Job]:
+    def jobs(self, finished: set[str] | frozenset = frozenset(), stored: set[tuple] | frozenset = frozenset()) -> Iterator[Job]:
         """Every job of the plan whose key is not in ``finished`` (those are counted in
-        ``skipped``)."""
-        self.skipped = 0
+        ``skipped``); a job whose identity is in ``stored`` under another key is a sample of
+        an item that changed since it was stored (counted in ``changed``)."""
+        self.skipped = self.changed = 0
         requests = {}
         for adapter, item in self.items():
             shared_messages = _canonical(item.messages)
@@ -152,6 +153,8 @@ class Plan:
                     if key in finished:
                         self.skipped += 1
                         continue
+                    if stored and (adapter.task, item.id, budget.label, j) in stored:
+                        self.changed += 1
                     yield Job(adapter, item, budget, j, seed, prompt, key)
 
     def row(self, job: Job, gen: Generation | None, error: str | None, attempts: int) -> Sample:

@@ -79,11 +79,16 @@ class Runner:
     def requests_sent(self) -> dict[str, dict]:
         return self.plan.requests_sent()
 
-    def jobs(self, finished: set[str]) -> Iterator[Job]:
-        for job in self.plan.jobs(finished):
+    def jobs(self, finished: set[str], stored: set[tuple] = frozenset()) -> Iterator[Job]:
+        for job in self.plan.jobs(finished, stored):
             self.stats.skipped = self.plan.skipped
             yield job
         self.stats.skipped = self.plan.skipped
+        if self.plan.changed:
+            self.log(
+                f"{self.plan.changed} samples were stored for items that have changed since (a corrected "
+                "answer key or prompt): they are requested again and scored against today's items"
+            )
 
     def _row(self, job: Job, gen: Generation | None, error: str | None, attempts: int) -> Sample:
         return self.plan.row(job, gen, error, attempts)
@@ -182,8 +187,8 @@ class Runner:
         return [row, *(await self._run_batch(batch[1:]) if len(batch) > 1 else [])]
 
     async def run(self, concurrency: int, on_progress: Callable[[RunStats], None] | None = None) -> RunStats:
-        finished = set() if self.spec.fresh else self.store.finished_keys()
-        jobs = self.jobs(finished)
+        finished, stored = (set(), set()) if self.spec.fresh else self.store.finished()
+        jobs = self.jobs(finished, stored)
         self.stats.started = time.perf_counter()
         self.store.open_for_append()  # a no-op when the sweep already holds the lock
 

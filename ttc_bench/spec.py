@@ -267,6 +267,19 @@ def _task_from_table(table: dict, where: str, folder: Path | None) -> TaskSpec:
     )
 
 
+def suite_tasks(suite: str) -> list[TaskSpec]:
+    """The tasks of a suite, validated (``ttc-bench show --suite``)."""
+    name, data, folder = read_suite(suite)
+    tasks = data.get("tasks", [])
+    if not isinstance(tasks, list):
+        raise UserError(f"suite {name}: tasks must be an array of tables ([[tasks]])")
+    found = [_task_from_table(t, f"suite {name} task {i + 1}", folder) for i, t in enumerate(tasks)]
+    for task in found:
+        for level in task.levels:
+            task.adapter.check_level(level)
+    return found
+
+
 def parse_task_arg(text: str) -> TaskSpec:
     """``family`` or ``family:level1,level2`` from --tasks."""
     family, _, levels = text.partition(":")

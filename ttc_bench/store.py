@@ -173,12 +173,19 @@ class RunStore:
 
     def finished_keys(self) -> set[str]:
         """Keys of samples that need no new request (errors are retried)."""
+        return self.finished()[0]
+
+    def finished(self) -> tuple[set[str], set[tuple]]:
+        """(keys of samples that need no new request, their identities (task, item, budget,
+        sample index)): an identity stored under another key is an item that has changed
+        since (a corrected answer key), which the plan counts."""
         if not self.samples_path.exists():
-            return set()
-        ok: dict[str, bool] = {}  # the last row of a key decides (a retried error replaces its row)
+            return set(), set()
+        ok: dict[str, tuple | None] = {}  # the last row of a key decides (a retried error replaces its row)
         for row in read_rows(self.samples_path):
-            ok[row["key"]] = row.get("error") is None
-        return {key for key, good in ok.items() if good}
+            ok[row["key"]] = (row.get("task"), row.get("item"), row.get("budget"), row.get("sample")) if row.get("error") is None else None
+        keys = {key for key, identity in ok.items() if identity is not None}
+        return keys, {identity for identity in ok.values() if identity is not None}
 
     def open_for_append(self) -> None:
         """Take the folder's lock, then repair a torn tail: nothing in the folder is touched

@@ -124,17 +124,34 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from ..adapters import get_family
+    from ..adapters import get_family, task_items
+    from ..adapters.mcq import source_label
 
-    adapter = get_family(args.task)()
-    level = args.level or (adapter.default_levels or tuple(adapter.level_ids()))[0]
     if args.n <= 0:
         raise UserError("-n must be positive")
-    for item in adapter.items(args.seed, level, args.n):
+    if args.suite:
+        from ..spec import suite_tasks
+
+        tasks = suite_tasks(args.suite)
+        if args.task:
+            tasks = [t for t in tasks if t.name == args.task]
+            if not tasks:
+                raise UserError(f"the suite has no task {args.task!r}")
+        shown = [(task.adapter, item) for task in tasks
+                 for item in task_items(task, seed=args.seed, count=args.n, levels=[args.level] if args.level else None)]
+    else:
+        if not args.task:
+            raise UserError("name a task family (see ttc-bench tasks), or give --suite")
+        adapter = get_family(args.task)()
+        level = args.level or (adapter.default_levels or tuple(adapter.level_ids()))[0]
+        shown = [(adapter, item) for item in adapter.items(args.seed, level, args.n)]
+    for adapter, item in shown:
         print(f"=== {item.id}")
         for message in adapter.prompt(item, 0).messages:
             print(f"[{message['role']}]\n{message['content']}")
-        print(f"[gold] {item.gold}\n")
+        print(f"[gold] {item.gold}")
+        source = source_label(item)
+        print(f"[source] {source}\n" if source else "")
     return 0
 
 
@@ -148,6 +165,11 @@ def cmd_report(args) -> int:
         raise UserError("give both prices: --price-input and --price-output (USD per million tokens)")
     prices = None if args.price_input is None else {"input_per_million": args.price_input, "output_per_million": args.price_output}
     params = parse_count(args.params) if args.params else None
+    if args.rescore:
+        from ..rescore import rescore
+
+        for run in args.runs:
+            print(f"{run}: {rescore(Path(run)).describe()}")
     result = regenerate([Path(r) for r in args.runs], Path(args.out) if args.out else None, prices=prices, params=params)
     summary = result["summary"]
     console = Console()

@@ -85,7 +85,8 @@ def _add_run(sub) -> None:
 def _add_tasks(sub) -> None:
     sub.add_parser("tasks", help="list task families, their levels and what each level means")
     p = sub.add_parser("show", help="print items exactly as the model sees them, with the gold answer")
-    p.add_argument("task", help="task family, e.g. arithmetic")
+    p.add_argument("task", nargs="?", help="task family, e.g. arithmetic (with --suite: a task name of the suite; default: all its tasks)")
+    p.add_argument("--suite", help="show the tasks of this suite (name or .toml path), datasets included, with each item's source")
     p.add_argument("--level", help="level id (see ttc-bench tasks; default: the family's first default level)")
     p.add_argument("-n", type=int, default=2, help="how many items (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="suite seed (default: 0)")
@@ -115,6 +116,7 @@ def _add_report(sub) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folder(s)")
     p.add_argument("--out", metavar="DIR", help="where to write (default: the run folder; for several runs, an overlay-<hash> folder beside the first)")
+    p.add_argument("--rescore", action="store_true", help="first parse and verify every stored response again with today's adapters and items (a parser fix, a corrected answer key), without a request; the manifest records what changed")
     _add_cost_flags(p)
 
 

@@ -44,16 +44,21 @@ def scored_row(sample: Sample) -> dict:
 
 
 def latest_scored(samples: Iterable[Sample]) -> list[tuple]:
-    """The last sample written of each key (a retried error replaces its row, in the place
-    of the key's first), each a compact tuple of :data:`SCORED_FIELDS` and the response
-    digest (:func:`as_rows` makes rows of them); one string object per distinct task,
-    level, item and budget, so a million samples fit in a few hundred MB."""
-    latest: dict[str, tuple] = {}
+    """The last sample written of each sample identity (task, item, budget, sample index),
+    each a compact tuple of :data:`SCORED_FIELDS` and the response digest (:func:`as_rows`
+    makes rows of them); one string object per distinct task, level, item and budget, so a
+    million samples fit in a few hundred MB.
+
+    A retried error replaces its row (same key). A sample requested again because its item
+    changed (a corrected answer key: the key holds the gold) replaces the stale row too, so
+    the summary scores today's items, never the old and the new answer twice."""
+    latest: dict[tuple, tuple] = {}
     names: dict[str, str] = {}
     name = names.setdefault
     for sample in samples:
         v = _take(sample)
-        latest[sample.key] = (name(v[0], v[0]), name(v[1], v[1]), name(v[2], v[2]), name(v[3], v[3])) + v[4:] + (
+        task, item, budget = name(v[0], v[0]), name(v[2], v[2]), name(v[3], v[3])
+        latest[(task, item, budget, sample.sample)] = (task, name(v[1], v[1]), item, budget) + v[4:] + (
             hash(sample.response or ""),
         )
     return list(latest.values())
