@@ -17,7 +17,8 @@ from .adapters.arithmetic import Arithmetic
 from .connect import connect
 from .errors import UserError
 from .budgets import Budget
-from .models.client import ChatClient, NotServingN, SampleError
+from .models.client import ChatClient
+from .models.failures import NotServingN, SampleError
 from .models.generation import generate
 from .models.preflight import preflight
 from .models.request import check_budget, request_fields

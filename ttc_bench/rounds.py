@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .models.batch import BadLine, Result, input_line, read_result, request_url
-from .models.client import Endpoint, SampleError
+from .models.client import Endpoint
+from .models.failures import SampleError
 from .models.replay import NeedsRequest, replay
 from .plan import Job, Plan
 from .store import RunStore, encode_row, read_rows

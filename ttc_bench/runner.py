@@ -14,7 +14,8 @@ from typing import Callable, Iterator
 from .adapters.base import TaskAdapter
 from .budgets import Budget
 from .errors import UserError
-from .models.client import ChatClient, NotServingN, SampleError
+from .models.client import ChatClient
+from .models.failures import NotServingN, SampleError
 from .models.generation import Generation, generate, generate_n
 from .plan import Job, Plan
 from .sample import Sample

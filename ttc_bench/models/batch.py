@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .client import RETRY_STATUS, error_message
+from .failures import RETRY_STATUS, error_message
 from .profiles import Profile
 from .urls import join, redact_url
 

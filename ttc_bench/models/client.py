@@ -10,75 +10,21 @@ that leaves the client (error reasons, model output) has it scrubbed.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
-import random
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ..version import __version__
-from ..errors import UserError
+from .failures import (
+    FATAL_MARKERS, FATAL_STATUS, MAX_ATTEMPTS, MAX_RESPONSE_BYTES, N_REFUSAL, REDIRECTS, AttemptTimeout, BackoffWait,
+    EndpointError, NotServingN, SampleError, TooLarge, describe, error_message, is_transient, retry_after_seconds,
+    status_error, status_of,
+)
 from .limiter import AdaptiveLimiter
 from .profiles import Profile
-from .response import Completion, FewerChoices, MalformedResponse, decode_body, read_choices
+from .response import Completion, FewerChoices, decode_body, read_choices
 from .urls import join, redact_url, url_secrets
-
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
-# Statuses after which no further request can succeed: the run stops.
-FATAL_STATUS = {401: "the API key was rejected", 403: "access is forbidden", 404: "not found"}
-# Error texts whose cause repeats for every request however often it is retried (an empty
-# account, a daily quota, an invalid key): the run stops at once, with the provider's words.
-FATAL_MARKERS = (
-    "insufficient_quota",  # OpenAI 429 type/code
-    "Insufficient Balance",  # DeepSeek 402
-    "credit balance is too low",  # Anthropic 400
-    "PerDay",  # Gemini 429 RESOURCE_EXHAUSTED with a per-day quotaId
-    "API_KEY_INVALID",  # Gemini answers a bad key with 400
-)
-# A server's own words for "n > 1 is not served" (llama.cpp: "Only one completion choice is
-# allowed" / "n_cmpl cannot be greater than the number of slots"; DeepSeek: "Invalid n value";
-# Gemini 3: "Multiple candidates is not enabled").
-_N_REFUSAL = re.compile(r"completion choice|n_cmpl|invalid n value|multiple candidates|\bn\b must|\bn\b.*(only|support)", re.I)
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# A safety net under the retry window (a server failing in microseconds).
-MAX_ATTEMPTS = 1000
-# Bytes of one answer beyond which it is an error row, not a memory hazard.
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-
-
-class EndpointError(UserError):
-    """The endpoint cannot serve this run at all (unreachable, bad key, unknown model)."""
-
-
-class SampleError(Exception):
-    """A request that finally failed; stored on the sample row, not counted as wrong."""
-
-    def __init__(self, reason: str, attempts: int, status: int | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.attempts = attempts
-        self.status = status
-        self.continuation = False  # set when a budget-forcing continuation was refused
-
-
-class NotServingN(Exception):
-    """The server refuses or ignores the ``n`` parameter: send single requests instead."""
-
-
-class AttemptTimeout(Exception):
-    """One attempt took longer than the request timeout in total.
-
-    httpx's read timeout is per read, so a server trickling a byte at a time would never
-    trip it; this bounds the whole attempt.
-    """
-
-
-class TooLarge(Exception):
-    """An answer larger than MAX_RESPONSE_BYTES (an endless body): not retried."""
 
 
 @dataclass(frozen=True)
@@ -100,110 +46,6 @@ class Endpoint:
     @property
     def cache_identity(self) -> str:
         return self.identity or self.public_url
-
-
-def _retry_after_seconds(exc: BaseException) -> float | None:
-    """The server's hint, from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            seconds = float(millis) / 1000
-            if math.isfinite(seconds):
-                return max(0.0, seconds)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - time.time()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def status_of(exc: BaseException) -> int | None:
-    return getattr(exc, "status_code", None)
-
-
-def error_message(body: Any, fallback: str = "") -> str:
-    """The provider's message from an error body: ``{"error": {"message"}}`` (OpenAI and
-    most servers), ``[{"error": {...}}]`` (Gemini), ``{"message"}`` (DeepSeek 402), or
-    ``{"error": "text"}`` (vLLM/SGLang 401)."""
-    if isinstance(body, list) and body:
-        body = body[0]
-    if isinstance(body, dict):
-        detail = body.get("error", body)
-        if isinstance(detail, dict):
-            return str(detail.get("message") or fallback)
-        if isinstance(detail, str):
-            return detail
-    return fallback
-
-
-def _is_transient(exc: BaseException) -> bool:
-    import openai
-
-    if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, MalformedResponse, AttemptTimeout)):
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in RETRY_STATUS or exc.status_code >= 500
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    status = status_of(exc)
-    text = f"{type(exc).__name__}"
-    if status:
-        text += f" {status}"
-    message = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{text}: {message[:300]}" if message else text
-
-
-class _BackoffWait:
-    """Exponential backoff with full jitter that honours Retry-After (capped)."""
-
-    def __init__(self, base_s: float, cap_s: float):
-        self.base_s, self.cap_s = base_s, cap_s
-
-    def delay(self, exc: BaseException | None, failed_attempt: int) -> float:
-        """Seconds to wait after attempt number ``failed_attempt`` failed with ``exc``."""
-        hinted = _retry_after_seconds(exc) if exc else None
-        if hinted is not None:
-            return min(hinted, self.cap_s)
-        ceiling = min(self.cap_s, self.base_s * 2 ** (failed_attempt - 1))
-        return random.uniform(0, ceiling)
-
-
-def _status_error(response, raw: bytes) -> Exception:
-    """The openai exception the SDK would raise for this HTTP error response."""
-    import json
-
-    import openai
-
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    text = raw[:300].decode("utf-8", "replace")
-    message = f"Error code: {response.status_code} - {error_message(body, text)}"
-    kinds = {
-        400: openai.BadRequestError, 401: openai.AuthenticationError, 403: openai.PermissionDeniedError,
-        404: openai.NotFoundError, 409: openai.ConflictError, 422: openai.UnprocessableEntityError,
-        429: openai.RateLimitError,
-    }
-    kind = kinds.get(response.status_code) or (openai.InternalServerError if response.status_code >= 500 else openai.APIStatusError)
-    return kind(message, response=response, body=body)
 
 
 class ChatClient:
@@ -231,7 +73,7 @@ class ChatClient:
         self.endpoint = endpoint
         self.profile = endpoint.profile
         self.retry_window_s = retry_window_s
-        self._wait = _BackoffWait(backoff_base_s, backoff_cap_s)
+        self._wait = BackoffWait(backoff_base_s, backoff_cap_s)
         self.limiter = AdaptiveLimiter(concurrency)
         self.retries = 0  # transient failures retried over the client's life
         self.n_served: bool | None = None  # None until an n request shows whether n works
@@ -296,7 +138,7 @@ class ChatClient:
                 f"{redact_url(url)} redirects ({response.status_code}) to {target}; use that address in --base-url"
             )
         if response.status_code >= 400:
-            raise _status_error(response, bytes(raw))
+            raise status_error(response, bytes(raw))
         return bytes(raw), response.headers.get("content-type")
 
     def _url(self, replica: int, where: tuple[str, bool]) -> str:
@@ -319,7 +161,7 @@ class ChatClient:
                 except TimeoutError:
                     raise AttemptTimeout(f"no complete answer within {self.endpoint.timeout_s:g} s") from None
         except openai.RateLimitError as exc:
-            self.limiter.on_rate_limited(_retry_after_seconds(exc))
+            self.limiter.on_rate_limited(retry_after_seconds(exc))
             raise
         finally:
             self._load[replica] -= 1
@@ -357,7 +199,7 @@ class ChatClient:
         return EndpointError(f"{where}: {FATAL_STATUS[status]} ({status}); {hint} to a valid key")
 
     def _retryable(self, exc: BaseException) -> bool:
-        return _is_transient(exc) and self._fatal(exc) is None
+        return is_transient(exc) and self._fatal(exc) is None
 
     def _give_up(self, exc: BaseException, attempts: int) -> Exception:
         """The exception that ends a request: fatal for the run, or an error row."""
@@ -367,7 +209,7 @@ class ChatClient:
         if isinstance(exc, FewerChoices):
             return NotServingN(str(exc))
         prefix = f"gave up after {attempts} attempts: " if attempts > 1 and self._retryable(exc) else ""
-        return SampleError(self.scrub(prefix + _describe(exc)), attempts, status_of(exc))
+        return SampleError(self.scrub(prefix + describe(exc)), attempts, status_of(exc))
 
     # ---- requests ------------------------------------------------------------------------------
 
@@ -380,18 +222,18 @@ class ChatClient:
         if n > 1:
             body["n"] = n
         url = (path, replace_path)
-        prompt_chars = _prompt_chars(body)
+        chars = prompt_chars(body)
         # Most requests succeed at once: the first attempt skips the retry machinery, whose
         # per-attempt bookkeeping is a measurable share of the runner's overhead.
         try:
-            return await self._attempt(url, body, n, 1, prompt_chars)
+            return await self._attempt(url, body, n, 1, chars)
         except Exception as exc:
             if n > 1 and self._refuses_n(exc):
                 raise NotServingN(str(exc)) from None
             if not self._retryable(exc) or self.retry_window_s <= 0:
                 raise self._give_up(exc, 1) from None
             first_failure = exc
-        return await self._retry(url, body, n, first_failure, prompt_chars)
+        return await self._retry(url, body, n, first_failure, chars)
 
     def _refuses_n(self, exc: BaseException) -> bool:
         """The server's documented refusal of n (a 4xx or, on older llama.cpp, a 500 whose
@@ -399,7 +241,7 @@ class ChatClient:
         if isinstance(exc, FewerChoices):
             return True
         status = status_of(exc)
-        return status is not None and 400 <= status < 600 and bool(_N_REFUSAL.search(str(exc)))
+        return status is not None and 400 <= status < 600 and bool(N_REFUSAL.search(str(exc)))
 
     async def _retry(self, url: tuple[str, bool], body: dict, n: int, first_failure: BaseException, prompt_chars: int) -> list[Completion]:
         """Attempts after the first one failed transiently (tenacity), until the retry window
@@ -456,7 +298,7 @@ class ChatClient:
         return response.status_code, body
 
 
-def _prompt_chars(body: dict) -> int:
+def prompt_chars(body: dict) -> int:
     from .response import clean_text
 
     if "prompt" in body:

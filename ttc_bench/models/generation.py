@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..budgets import Budget
-from .client import ChatClient, SampleError
+from .client import ChatClient
+from .failures import SampleError
 from .response import Completion
 
 WAIT = "Wait"

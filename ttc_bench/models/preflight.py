@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .client import ChatClient, EndpointError, FATAL_STATUS
+from .client import ChatClient
+from .failures import FATAL_STATUS, EndpointError
 from .profiles import BY_NAME, Profile, from_host, from_owned_by, get_profile
 from .urls import join, origin, redact_url
 

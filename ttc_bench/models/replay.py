@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..budgets import Budget
-from .client import Endpoint, SampleError, _prompt_chars
+from .client import Endpoint, prompt_chars
+from .failures import SampleError
 from .generation import Generation, generate
 from .response import FewerChoices, MalformedResponse, read_choices
 
@@ -52,7 +53,7 @@ class ReplayClient:
         answer = self.answers[self.turns - 1]
         try:
             # No latency is measured offline: the engine queued the request for hours.
-            completions = read_choices(self.profile, answer, n, latency_s=0.0, attempts=1, prompt_chars=_prompt_chars(body))
+            completions = read_choices(self.profile, answer, n, latency_s=0.0, attempts=1, prompt_chars=prompt_chars(body))
         except (MalformedResponse, FewerChoices) as exc:
             raise SampleError(f"{type(exc).__name__}: {exc}", self.turns) from None
         if self.scrub:
