@@ -50,7 +50,7 @@ def sweep_rate(items: int, samples: int, concurrency: int | None) -> float:
         spec = build_spec(None, tasks=[f"{TASK}:{LEVEL}"], budgets=[f"tokens:{MAX_TOKENS}"], samples=samples,
                           limit=items, out=out, run_id="bench", concurrency=concurrency)
         spec.tasks[0].items = items
-        result = run_sweep(spec, ["bench"], show_progress=False, log=lambda m: None)
+        result = run_sweep(spec, ["bench"], progress="off", log=lambda m: None)
         stats = result.stats
         return stats.completion_tokens / (stats.finished - stats.started)
 

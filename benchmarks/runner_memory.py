@@ -40,7 +40,7 @@ def main() -> int:
                 samples=args.samples, limit=args.items, out=out, concurrency=4, run_id="bench", n_parameter=True,
             )
             start = time.perf_counter()
-            result = run_sweep(spec, ["bench"], show_progress=False, log=lambda m: None)
+            result = run_sweep(spec, ["bench"], progress="off", log=lambda m: None)
             elapsed = time.perf_counter() - start
             size_mb = (Path(out) / "bench" / "samples.jsonl").stat().st_size / 1e6
     finally:

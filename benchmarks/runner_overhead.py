@@ -63,7 +63,7 @@ def runner_rate(base_url: str, requests: int, concurrency: int) -> tuple[float, 
         )
         spec.tasks[0].items = items
         start = time.perf_counter()
-        result = run_sweep(spec, ["bench"], show_progress=False, log=lambda m: None)
+        result = run_sweep(spec, ["bench"], progress="off", log=lambda m: None)
         elapsed = time.perf_counter() - start
         rows = [line for line in (Path(out) / "bench" / "samples.jsonl").read_text().splitlines()]
         import json
