@@ -625,3 +625,20 @@ def test_compare_two_real_embedded_runs(tmp_path, capsys):
     assert data["paired"]["items"] >= 2 and data["passed"] is True
     # A suite this small cannot see a 5-point change: the gate says so instead of "ok".
     assert all(r["verdict"] in ("inconclusive", "ungated") for r in data["results"])
+
+
+def test_majority_vote_of_identical_small_runs_is_inconclusive_not_an_mde_of_zero():
+    """8 items x 4 samples, the very same answers in both runs (a deterministic endpoint):
+    maj@4 has no spread at all, which must not read as "MDE 0, ok" on a suite this small."""
+    rows = []
+    for i in range(8):
+        for j in range(4):
+            ok = (i + j) % 3 == 0
+            rows.append({"key": f"{i}-{j}", "task": "arithmetic", "level": "l", "item": f"arithmetic/l/{i:04d}",
+                         "budget": "tokens:64", "sample": j, "seed": j, "gold": "7", "answer": "7" if ok else str(j),
+                         "correct": ok, "error": None, "completion_tokens": 50})
+    comparison = compare_runs(mem_run(rows, "a"), mem_run(rows, "b"), Settings())
+    majority = [r for r in comparison.gated() if r.metric.startswith("maj@")]
+    assert majority, [r.metric for r in comparison.results]
+    for r in majority:
+        assert r.diff == 0 and r.verdict == "inconclusive" and r.mde > 0.1, (r.metric, r.mde, r.verdict)

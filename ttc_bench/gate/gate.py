@@ -143,6 +143,11 @@ def cell_statistics(
         # deterministic endpoint, most likely), so an item changes as a whole, like one sample.
         whole = answers and bool(np.all((base == 0) | (base == 1)) and np.all((cur == 0) | (cur == 1)))
         m = 1.0 if whole or not per_sample else float(size.mean())
+        if acc is None and answers and sd0 == 0:
+            # maj@k with no spread (identical votes in both runs, e.g. a deterministic
+            # endpoint): without a model its MDE would be 0 and any suite "ok". Its items
+            # change as a whole, so the whole-item floor of the per-sample model applies.
+            acc = float(base.mean())
         model = PowerModel(n, sd0, False, acc, epq, m, mid_p)
     return test, model
 
