@@ -81,6 +81,11 @@ def test_level_one_is_one_digit_addition():
         ("no digits here", None),
         ("", None),
         ("<answer>1/0</answer>", None),
+        # An expression still being written has no answer: its last number is an operand.
+        ("1 + 2 =", None),
+        ("To compute 7 + 8:\n\n7 +", None),
+        ("1 + 2 = 3", "3"),
+        ("Answer: 9 + 4 =\nso 13", "13"),
     ],
 )
 def test_parse(text, expected):

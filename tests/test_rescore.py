@@ -85,3 +85,28 @@ def test_show_a_suites_dataset_task_with_gold_and_source(tmp_path, run_cli):
     code, out, err = run_cli("show", "--suite", suite, "quiz", "-n", "1")
     assert code == 0, err
     assert "Is it?" in out and "(B) no" in out and "[gold] B" in out and "id q-17" in out
+
+
+def test_rescoring_an_unchanged_run_changes_nothing_even_after_budget_forcing(tmp_path, run_cli):
+    """A forced sample stores the cut-off reasoning, then the cue and the answer asked for;
+    the run parsed only the answer. Here the reasoning holds numbers and the forced answer
+    holds none: the run scores it unparsed, and so must a rescore (it once took the last
+    number of the reasoning)."""
+    from ttc_bench.rescore import rescore
+
+    def responder(request):
+        last = request["messages"][-1]
+        if last["role"] == "user":
+            return {"content": "so 12 + 3 = 4 and then 7 " * 3, "finish_reason": "length",
+                    "usage": {"prompt_tokens": 10, "completion_tokens": request["max_tokens"], "total_tokens": 0}}
+        return {"content": "Number</answer>", "usage": {"prompt_tokens": 30, "completion_tokens": 3, "total_tokens": 0}}
+
+    with FakeServer(responder) as server:
+        code, _, err = run_cli(*base_args(server, tmp_path), "--budgets", "forced:16", "tokens:64", "--samples", "1")
+        assert code == 0, err
+    before = rows_of(tmp_path)
+    forced = [r for r in before if r["budget"] == "forced:16"]
+    assert forced and all(r["forced_answer"] and r["answer"] is None for r in forced)
+    result = rescore(run_dir(tmp_path))
+    assert result.rescored == len(before) and not any(result.changed.values()), result.changed
+    assert [r["answer"] for r in rows_of(tmp_path)] == [r["answer"] for r in before]

@@ -65,9 +65,22 @@ class _Items:
         return None if item is None else (adapter, item)
 
 
+def answer_text(sample: Sample, adapter: TaskAdapter) -> str:
+    """The text the run parsed its answer from. A sample whose reasoning budget forcing cut
+    off stores the cut-off text, then the cue and the answer asked for with it; the run
+    parsed only the latter (models/generation.py), so a number in the cut-off reasoning
+    must not become an answer now."""
+    text = sample.response or ""
+    if sample.forced_answer:
+        at = text.rfind(adapter.answer_cue)
+        if at >= 0:
+            return text[at:]
+    return text
+
+
 def _rescore(sample: Sample, adapter: TaskAdapter, item: Item) -> Sample:
     prompt = Prompt(item.messages, sample.prompt_meta or {})
-    answer = adapter.parse(sample.response or "", item, prompt)
+    answer = adapter.parse(answer_text(sample, adapter), item, prompt)
     verdict = adapter.verify(item, answer) if answer is not None else None
     sample.answer, sample.gold, sample.parse_ok = answer, item.gold, answer is not None
     sample.correct = bool(verdict and verdict.correct)

@@ -7,6 +7,7 @@ model output is never evaluated.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -112,6 +113,10 @@ def format_value(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
+# Text that stops right after an operator or "=": an expression still being written.
+_UNFINISHED = re.compile(r"[-+*/×÷=^(]\s*$")
+
+
 def parse_value(text: str) -> Fraction | None:
     """A number as written by a model ("1,234", "-3/4", "2.50") as an exact fraction."""
     token = last_number(text)
@@ -173,7 +178,12 @@ class Arithmetic(TaskAdapter):
         text = tail(text)
         for candidate in (last_tagged(text), last_answer_line(text), text):
             if candidate:
-                value = parse_value(strip_markup(candidate))
+                candidate = strip_markup(candidate)
+                if _UNFINISHED.search(candidate):
+                    # "1 + 2 =" is a sum being written, not an answer: its last number is an
+                    # operand, and counting it would put a vote on the question's own digits.
+                    continue
+                value = parse_value(candidate)
                 if value is not None:
                     return format_value(value)
         return None
