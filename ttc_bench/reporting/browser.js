@@ -130,11 +130,17 @@
   }
   function sampleView(s) {
     var t = s.tokens || [], bits = [];
-    bits.push(fmt(t[1] || 0) + " tokens" + (t[2] ? " (" + fmt(t[2]) + " reasoning)" : "") + ", prompt " + fmt(t[0] || 0));
+    // A model that does not separate its reasoning still has reasoning tokens (the text
+    // before a forced answer): say where that text is instead of promising a pane.
+    var where = (s.reasoning === null || s.reasoning === undefined) ? " of them reasoning, in the response" : " reasoning";
+    bits.push(fmt(t[1] || 0) + " tokens" + (t[2] ? " (" + fmt(t[2]) + where + ")" : "") + ", prompt " + fmt(t[0] || 0));
     if (s.finish) bits.push("finish " + s.finish);
-    if (s.cut_off) bits.push("cut off");
+    // Budget forcing: the reasoning was cut and ttc-bench asked for the answer in a further
+    // turn, after its answer cue ("Time is up, ..."), which the response therefore contains.
+    if (s.cut_off) bits.push(s.turns > 1 ? "cut off, then asked for the answer (the response holds ttc-bench's answer cue)" : "cut off");
     if (s.turns > 1) bits.push(s.turns + " turns");
-    if (s.attempts > 1) bits.push(s.attempts + " attempts");
+    // attempts counts every request, turns included: only the repeats are retries.
+    if (s.attempts > (s.turns || 1)) bits.push((s.attempts - (s.turns || 1)) + " retries");
     if (s.latency !== null && s.latency !== undefined) bits.push(s.latency.toFixed(1) + " s");
     if (s.partial !== undefined) bits.push("partial credit " + Math.round(100 * s.partial) + "%");
     var head = el("div", { className: "sb-line" }, [
