@@ -642,3 +642,18 @@ def test_majority_vote_of_identical_small_runs_is_inconclusive_not_an_mde_of_zer
     assert majority, [r.metric for r in comparison.results]
     for r in majority:
         assert r.diff == 0 and r.verdict == "inconclusive" and r.mde > 0.1, (r.metric, r.mde, r.verdict)
+
+
+@pytest.mark.parametrize("flag", ["--report-dir", "--junit"])
+def test_an_output_path_of_the_wrong_kind_says_which(tmp_path, run_cli, flag):
+    rng = np.random.default_rng(3)
+    base = write_run(tmp_path / "base", make_rows(rng, [0.5] * 10, 2))
+    cur = write_run(tmp_path / "cur", make_rows(rng, [0.5] * 10, 2))
+    if flag == "--report-dir":
+        target, words = tmp_path / "a-file", "is a file, not a folder"
+        target.write_text("x")
+    else:
+        target, words = tmp_path / "a-folder", "it is a folder; give a file path"
+        target.mkdir()
+    code, out, err = run_cli("compare", base, cur, flag, target)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and words in err, err

@@ -261,6 +261,12 @@ def _write(path: Path, text: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
+        # The usual cause is a folder given where a file is wanted, or the reverse.
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise UserError(f"cannot write {path}: {blocker} is a file, not a folder; give a folder for --report-dir or another path") from None
+        if path.is_dir():
+            raise UserError(f"cannot write {path}: it is a folder; give a file path") from None
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
     return path
 
