@@ -19,6 +19,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
     ("offline.py", ["--items", "20", "--samples", "3", "--shards", "2"]),
     ("parsers.py", ["--repeats", "1"]),
     ("generation_speed.py", ["--items", "3", "--sudoku-items", "2"]),
+    ("strategies.py", ["--items", "10", "--samples", "8"]),
 ])
 def test_benchmark_runs_at_a_tiny_size(tmp_path, script, args):
     proc = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,

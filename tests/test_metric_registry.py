@@ -189,9 +189,10 @@ def test_a_metric_key_never_overwrites_a_summary_field():
 
 def test_built_in_metrics_and_how_to_read_them():
     names = [m.name for m in registry.metrics()]
-    assert names == ["pass@1", "pass@1-strict", "pass@k", "maj@k", "pass^k", "errors", "tokens"]
+    assert names == ["pass@1", "pass@1-strict", "pass@k", "maj@k", "pass^k", "verified-maj@k", "best-of-k", "errors", "tokens"]
     assert registry.gate_default() == ("pass@1", "pass@1-strict", "maj@k", "errors", "tokens")
     assert [m.name for m in registry.in_summary()] == ["pass@1", "pass@k", "maj@k", "pass^k"]
+    assert [m.name for m in registry.in_summary(["best-of-k"])] == ["pass@1", "pass@k", "maj@k", "pass^k", "best-of-k"]
     assert all(m.title for m in registry.metrics())
     maj = registry.get("maj@k")
     assert maj.over_k and maj.label(4) == "maj@4" and registry.get("pass^k").label(2) == "pass^2"

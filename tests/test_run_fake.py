@@ -196,3 +196,18 @@ def test_progress_lines_in_a_non_interactive_log(tmp_path, run_cli, monkeypatch)
     assert len(lines) >= 3, err
     assert re.search(r"\d+/6 samples \(\d+%\).*tok/s.*errors 0.*retries 0.*ETA", err)
     assert re.search(r"6/6 samples \(100%\).*done in", lines[-1])
+
+
+def test_a_smaller_resumed_run_says_its_tables_include_the_earlier_samples(tmp_path, run_cli):
+    """The same command with a smaller --limit reuses the folder of the larger run: the
+    summary scores every stored sample, and says so instead of passing them off as its own."""
+    with FakeServer(add_answer) as server:
+        code, out, err = run_cli(*base_args(server, tmp_path), "--budgets", "tokens:64", "--samples", "2")
+        assert code == 0 and "beyond" not in out, err
+        args = base_args(server, tmp_path)
+        args[args.index("--limit") + 1] = "2"
+        code, out, err = run_cli(*args, "--budgets", "tokens:64", "--samples", "1")
+    assert code == 0, err
+    assert "4 samples requested" not in out and "2 reused" in out
+    (line,) = [line for line in out.splitlines() if "beyond" in line]
+    assert "holds 4 samples beyond the 2 this command asked for" in line and "all 6" in line

@@ -58,14 +58,14 @@ def run(suite: str | None = None, *, progress: str = "off", log=None, **flags: A
     """Run a sweep; the keyword arguments are the CLI's ``run`` flags with underscores
     (model, base_urls or base_url, api, api_key_env, tasks, budgets, samples, limit, seed,
     temperature, top_p, out, run_id, concurrency, timeout, retry_window, gguf, fresh,
-    n_parameter, price_input, price_output). Re-running the same call resumes."""
+    n_parameter, price_input, price_output, strategies). Re-running the same call resumes."""
     from .spec import build_spec
     from .sweep import run_sweep
 
     if "base_url" in flags:
         url = flags.pop("base_url")
         flags["base_urls"] = [url] if isinstance(url, str) else list(url)
-    for name in ("tasks", "budgets"):
+    for name in ("tasks", "budgets", "strategies"):
         if isinstance(flags.get(name), str):
             flags[name] = [flags[name]]
     spec = build_spec(suite, **flags)

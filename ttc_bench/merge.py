@@ -19,7 +19,9 @@ from pathlib import Path
 from .errors import UserError
 from .reporting import write_reports
 from .spec import parse_shard
-from .store import RunFolder, RunStore, encode_row
+from .sample import BadRow, Sample
+from .store import SAMPLES, RunFolder, RunStore, encode_row, read_rows
+from .strategies import STORE_FOLDER
 from .summarize import summarize_run
 
 # Spec entries that say how a run was executed, not what it measured.
@@ -118,6 +120,7 @@ def merge(out: Path, runs: list[Path]) -> Merged:
             raise UserError(f"{out} holds a run of other settings; give a new folder for the merged run")
         chosen, duplicates = _chosen(folders)
         _write_samples(store, folders, chosen, out.name)
+        _merge_strategy_rows(out, folders, out.name)
         store.write_manifest(_manifest(manifests, folders, out.name, previous, len(chosen)))
     finally:
         store.close()
@@ -150,6 +153,33 @@ def _write_samples(store: RunStore, folders: list[RunFolder], chosen: dict, run_
         raise UserError(f"cannot write {store.samples_path}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _merge_strategy_rows(out: Path, folders: list[RunFolder], run_id: str) -> None:
+    """The strategies' own rows (strategies/samples.jsonl: selfverify, revise) of every
+    shard, each key once (an answer beats an error), into the merged run's; nothing when
+    no shard has any. Rows already in the merged folder are kept."""
+    paths = [f.dir / STORE_FOLDER / SAMPLES for f in folders if (f.dir / STORE_FOLDER / SAMPLES).exists()]
+    if not paths:
+        return
+    target = RunStore(out / STORE_FOLDER)
+    held = target.finished_keys()
+    rows: dict[str, dict] = {}
+    for path in paths:
+        for row in read_rows(path):
+            if row["key"] not in held and (row["key"] not in rows or row.get("error") is None):
+                rows[row["key"]] = row
+    target.open_for_append()
+    try:
+        for row in rows.values():
+            try:
+                sample = Sample.from_json(row)
+            except BadRow:
+                continue  # a damaged row is not a strategy's answer (read_rows skips the unreadable ones)
+            sample.run_id = run_id
+            target.append(sample)
+    finally:
+        target.close()
 
 
 def _manifest(manifests: list[dict], folders: list[RunFolder], run_id: str, previous: dict | None, samples: int) -> dict:

@@ -68,6 +68,10 @@ def offline_endpoint(spec: RunSpec, log) -> tuple[Endpoint, str, list[str]]:
 
 def export_requests(spec: RunSpec, argv: list[str], to: Path, log=print) -> Exported:
     to = Path(to)
+    live = [n for n in spec.strategies if n in ("adaptive", "selfverify") or n.startswith("revise:")]
+    if live:
+        name = live[0]
+        raise UserError(f"the {name} strategy asks the model after seeing its answers: it needs a live run (ttc-bench run), not an exported file")
     if not to.parent.is_dir():
         raise UserError(f"cannot write {to}: its folder {to.parent} does not exist")
     endpoint, chosen, warnings = offline_endpoint(spec, log)

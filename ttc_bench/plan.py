@@ -161,22 +161,30 @@ class Plan:
         """The samples.jsonl row of a job: its answer parsed and verified, or its error."""
         answer = None
         verdict = Verdict(False, 0.0)
+        checked = None
         if gen is not None:
             answer = job.adapter.parse(gen.answer_text, job.item, job.prompt)
             if answer is not None:
                 verdict = job.adapter.verify(job.item, answer)
+                checked = job.adapter.checked(job.item, answer)
         sample = Sample(
             key=job.key, run_id=self.run_id, task=job.item.task, level=job.item.level, item=job.item.id,
             budget=job.budget.label, requested_tokens=job.budget.requested_tokens, sample=job.sample, seed=job.seed,
             answer=answer, gold=job.item.gold, parse_ok=answer is not None, correct=verdict.correct,
             partial=verdict.partial, scores=verdict.scores or None, prompt_meta=job.prompt.meta or None,
-            source=job.item.meta.get("source"), attempts=attempts, error=error,
+            source=job.item.meta.get("source"), attempts=attempts, error=error, checked=checked,
         )
         if gen is not None:
-            sample.response, sample.reasoning = gen.text, gen.reasoning
-            sample.finish_reason, sample.truncated, sample.forced_answer = gen.finish_reason, gen.truncated, gen.forced_answer
-            sample.turns, sample.prompt_tokens, sample.reread_tokens = gen.turns, gen.prompt_tokens, gen.reread_tokens
-            sample.completion_tokens, sample.reasoning_tokens = gen.completion_tokens, gen.reasoning_tokens
-            sample.reasoning_tokens_estimated, sample.usage_estimated = gen.reasoning_tokens_estimated, gen.usage_estimated
-            sample.reasoning_added, sample.latency_s = gen.reasoning_added, round(gen.latency_s, 4)
+            with_generation(sample, gen)
         return sample
+
+
+def with_generation(sample: Sample, gen: Generation) -> Sample:
+    """A row given what its request returned: the text and every usage figure."""
+    sample.response, sample.reasoning = gen.text, gen.reasoning
+    sample.finish_reason, sample.truncated, sample.forced_answer = gen.finish_reason, gen.truncated, gen.forced_answer
+    sample.turns, sample.prompt_tokens, sample.reread_tokens = gen.turns, gen.prompt_tokens, gen.reread_tokens
+    sample.completion_tokens, sample.reasoning_tokens = gen.completion_tokens, gen.reasoning_tokens
+    sample.reasoning_tokens_estimated, sample.usage_estimated = gen.reasoning_tokens_estimated, gen.usage_estimated
+    sample.reasoning_added, sample.latency_s = gen.reasoning_added, round(gen.latency_s, 4)
+    return sample

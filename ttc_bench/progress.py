@@ -68,7 +68,7 @@ class Progress:
     def update(self, stats) -> None:
         self.stats = stats
         if self._bar is not None:
-            self._bar.update(self._task, completed=stats.skipped + stats.done, rate=self._figures(stats))
+            self._bar.update(self._task, completed=stats.skipped + stats.done + stats.not_drawn, rate=self._figures(stats))
 
     async def _tick(self) -> None:
         while True:
@@ -80,6 +80,8 @@ class Progress:
         text = f"{stats.completion_tokens / elapsed:,.0f} tok/s  errors {stats.errors}  retries {self.client.retries}"
         if stats.skipped:
             text += f"  resumed {stats.skipped}"
+        if stats.not_drawn:
+            text += f"  not needed {stats.not_drawn}"
         cost = self.cost(stats) if self.cost else None
         if cost is not None:
             text += f"  ${cost:,.4f}"
@@ -95,7 +97,7 @@ class Progress:
             why = f", rate limited: pausing {paused:.0f} s" if paused > 0 else ""
             print(f"{self.label}: 0/{self.total} samples, waiting for the first answers{why}", file=self.stream, flush=True)
             return
-        finished = stats.skipped + stats.done
+        finished = stats.skipped + stats.done + stats.not_drawn  # adaptive: samples it did not need count as done
         elapsed = time.perf_counter() - stats.started
         text = f"{self.label}: {finished}/{self.total} samples ({100 * finished / max(1, self.total):.0f}%)  {self._figures(stats)}"
         if final:

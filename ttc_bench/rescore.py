@@ -20,7 +20,7 @@ from .sample import Sample
 from .store import MANIFEST, RunFolder, RunStore, encode_row, write_json_atomic
 
 # The fields a rescore may change.
-SCORE_FIELDS = ("answer", "gold", "parse_ok", "correct", "partial", "scores")
+SCORE_FIELDS = ("answer", "gold", "parse_ok", "correct", "partial", "scores", "checked")
 
 
 @dataclass
@@ -86,6 +86,7 @@ def _rescore(sample: Sample, adapter: TaskAdapter, item: Item) -> Sample:
     sample.correct = bool(verdict and verdict.correct)
     sample.partial = verdict.partial if verdict else 0.0
     sample.scores = (verdict.scores or None) if verdict else None
+    sample.checked = adapter.checked(item, answer) if answer is not None else None
     return sample
 
 

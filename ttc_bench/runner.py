@@ -18,9 +18,10 @@ from .models.client import ChatClient
 from .models.failures import NotServingN, SampleError
 from .models.generation import Generation, generate, generate_n
 from .plan import Job, Plan
-from .sample import Sample
+from .sample import Sample, vote_key
 from .spec import RunSpec
-from .store import RunStore
+from .store import RunStore, read_rows
+from .strategies.adaptive import settled
 
 # The same refusal this many times in a row, with nothing succeeding in between, means it
 # will go on repeating: the run stops instead of writing thousands of identical errors.
@@ -54,6 +55,7 @@ class RunStats:
     planned: int = 0
     skipped: int = 0
     done: int = 0
+    not_drawn: int = 0  # samples the adaptive strategy did not need (docs/strategies.md)
     errors: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -73,6 +75,9 @@ class Runner:
         self.plan = Plan(spec, self.profile, endpoint.cache_identity, endpoint.model, run_id)
         self.stats = RunStats(planned=self.plan.planned)
         self._refusal: tuple[str, int] = ("", 0)
+        # Adaptive sampling draws the samples of an item one at a time and stops once its
+        # majority answer is settled (strategies/adaptive.py).
+        self.adaptive = "adaptive" in spec.strategies
 
     def fields(self, adapter: TaskAdapter, budget: Budget) -> dict:
         return self.plan.fields(adapter, budget)
@@ -90,6 +95,52 @@ class Runner:
                 f"{self.plan.changed} samples were stored for items that have changed since (a corrected "
                 "answer key or prompt): they are requested again and scored against today's items"
             )
+
+    def adaptive_groups(self, finished: set[str], stored: set[tuple]) -> Iterator[tuple[list[Job], list]]:
+        """Per item and budget, in plan order: the samples still to request (sample order)
+        and the votes of the samples already stored, which the stopping rule counts. A
+        sample stored under a stale key (a changed item) is requested again, as in jobs()."""
+        votes_of: dict[str, str | None] = {}
+        if finished:
+            for row in read_rows(self.store.samples_path):
+                if row.get("key") in finished and row.get("error") is None:
+                    votes_of[row["key"]] = vote_key(row.get("answer"))
+        skipped = changed = 0
+        pending: list[Job] = []
+        votes: list = []
+        current = None
+        for job in self.plan.jobs():
+            group = (job.item.task, job.item.id, job.budget)
+            if group != current:
+                if pending:
+                    yield pending, votes
+                pending, votes, current = [], [], group
+            if job.key in votes_of:
+                skipped += 1
+                self.stats.skipped = skipped
+                votes.append(votes_of[job.key])
+                continue
+            if (job.item.task, job.item.id, job.budget.label, job.sample) in stored:
+                changed += 1
+            pending.append(job)
+        if pending:
+            yield pending, votes
+        if changed:
+            self.log(
+                f"{changed} samples were stored for items that have changed since (a corrected "
+                "answer key or prompt): they are requested again and scored against today's items"
+            )
+
+    async def _adaptive(self, pending: list[Job], votes: list, probe: bool, record) -> None:
+        """The samples of one item and budget, one at a time, until its answer is settled."""
+        for i, job in enumerate(pending):
+            if settled(votes, len(pending) - i):
+                self.stats.not_drawn += len(pending) - i
+                record([])
+                return
+            rows = await (self._probe([job]) if probe and i == 0 else self._singles([job]))
+            record(rows)
+            votes += [row.vote for row in rows if row.error is None]
 
     def _row(self, job: Job, gen: Generation | None, error: str | None, attempts: int) -> Sample:
         return self.plan.row(job, gen, error, attempts)
@@ -189,36 +240,45 @@ class Runner:
 
     async def run(self, concurrency: int, on_progress: Callable[[RunStats], None] | None = None) -> RunStats:
         finished, stored = (set(), set()) if self.spec.fresh else self.store.finished()
-        jobs = self.jobs(finished, stored)
         self.stats.started = time.perf_counter()
         self.store.open_for_append()  # a no-op when the sweep already holds the lock
 
-        batches = self.batches(jobs)
+        # Each unit of work: a batch of jobs, or (adaptive) the samples of one item and budget.
+        units = self.adaptive_groups(finished, stored) if self.adaptive else self.batches(self.jobs(finished, stored))
         probed: dict[tuple[str, Budget], asyncio.Event] = {}
 
+        def record(rows: list[Sample]) -> None:
+            for row in rows:
+                self.store.append(row)
+                self.stats.done += 1
+                self.stats.errors += row.error is not None
+                self.stats.prompt_tokens += row.prompt_tokens + row.reread_tokens
+                self.stats.completion_tokens += row.completion_tokens
+                if row.error is None:
+                    self._refusal = ("", 0)
+            if on_progress:
+                on_progress(self.stats)
+
+        async def work(unit, probe: bool) -> None:
+            if self.adaptive:
+                await self._adaptive(*unit, probe, record)
+            else:
+                record(await (self._probe(unit) if probe else self._run_batch(unit)))
+
         async def worker() -> None:
-            for batch in batches:  # one shared iterator: no job is taken twice
-                group = (batch[0].item.task, batch[0].budget)
+            for unit in units:  # one shared iterator: no job is taken twice
+                first = unit[0][0] if self.adaptive else unit[0]
+                group = (first.item.task, first.budget)
                 gate = probed.get(group)
                 if gate is None:
                     gate = probed[group] = asyncio.Event()
                     try:
-                        rows = await self._probe(batch)
+                        await work(unit, True)
                     finally:
                         gate.set()
                 else:
                     await gate.wait()
-                    rows = await self._run_batch(batch)
-                for row in rows:
-                    self.store.append(row)
-                    self.stats.done += 1
-                    self.stats.errors += row.error is not None
-                    self.stats.prompt_tokens += row.prompt_tokens + row.reread_tokens
-                    self.stats.completion_tokens += row.completion_tokens
-                    if row.error is None:
-                        self._refusal = ("", 0)
-                if on_progress:
-                    on_progress(self.stats)
+                    await work(unit, False)
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -14,8 +14,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 # Version of the row format. 1: up to the provider-profile release; 2: reread_tokens,
-# reasoning_added and source added, reasoning_tokens may be null (hidden and uncounted).
-ROW_SCHEMA = 2
+# reasoning_added and source added, reasoning_tokens may be null (hidden and uncounted);
+# 3: checked (the family's gold-free checker on the answer), and the fields of a
+# strategy's own requests (strategy, parent, round, verdict; docs/strategies.md), null or 0
+# on samples.
+ROW_SCHEMA = 3
 # The largest token or attempt count a row may hold: beyond it the row is damaged (it
 # would overflow the scoring arithmetic).
 MAX_COUNT = 10**12
@@ -61,6 +64,18 @@ class Sample:
     attempts: int = 0
     error: str | None = None  # not None: the request finally failed (not a wrong answer)
     cached: bool = False
+    # The family's gold-free checker on ``answer``: True accepted, False rejected; None when
+    # the family has no checker, the sample is unparsed, or the row predates checks.
+    checked: bool | None = None
+    # A strategy's own request (run folder strategies/samples.jsonl, docs/strategies.md):
+    # which strategy ("selfverify", "revise"), the key of the row it builds on (a sample
+    # holding the candidate judged; the reply revised), the revision round (1..R), and the
+    # model's verdict on a judged candidate (``answer`` then holds the candidate). None or
+    # 0 on the samples of the plan.
+    strategy: str | None = None
+    parent: str | None = None
+    round: int = 0
+    verdict: bool | None = None
 
     @property
     def scored(self) -> bool:
@@ -119,5 +134,6 @@ _CHECKS = {
     "partial": (_NUMBER, False), "error": (_TEXT, False), "scores": ((dict,), False),
     "turns": (_COUNT, False), "attempts": (_COUNT, False), "prompt_tokens": (_COUNT, False),
     "reread_tokens": (_COUNT, False), "completion_tokens": (_COUNT, False), "reasoning_tokens": (_COUNT, False),
-    "requested_tokens": (_COUNT, False), "latency_s": (_NUMBER, False),
+    "requested_tokens": (_COUNT, False), "latency_s": (_NUMBER, False), "checked": (_FLAG, False),
+    "strategy": (_TEXT, False), "parent": (_TEXT, False), "round": (_COUNT, False), "verdict": (_FLAG, False),
 }

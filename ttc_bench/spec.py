@@ -7,6 +7,7 @@ Suite format (tasks/*.toml)::
     seed = 0
     samples = 4
     budgets = ["forced:32", "forced:128"]
+    # strategies = ["maj", "verified-maj"]  # optional (docs/strategies.md); default ["maj"]
     # temperature = 0.7       # optional: sent only when set (many reasoning APIs refuse it)
     # top_p = 0.95
 
@@ -37,6 +38,8 @@ from .errors import UserError
 from .budgets import Budget, parse_budgets
 from .models.profiles import BY_NAME, PROFILE_CHOICES
 from .models.urls import redact_url
+from .strategies import DEFAULT as DEFAULT_STRATEGIES
+from .strategies import parse_strategies, without_checker
 
 DEFAULT_SUITE = "quick"
 SHIPPED_SUITES = ("quick", "standard", "ci-smoke")
@@ -44,7 +47,10 @@ DEFAULT_ITEMS = 10
 # Bounds on counts: far above any real sweep, far below what overflows or exhausts memory.
 MAX_ITEMS = 10_000_000  # items per task level
 MAX_SAMPLES = 100_000  # samples per item and budget
-SUITE_KEYS = {"name", "description", "seed", "samples", "budgets", "temperature", "top_p", "tasks", "prices", "n_parameter"}
+SUITE_KEYS = {
+    "name", "description", "seed", "samples", "budgets", "temperature", "top_p", "tasks", "prices", "n_parameter",
+    "strategies",
+}  # fmt: skip
 PRICE_KEYS = {"input_per_million", "output_per_million"}
 TASK_KEYS = {"family", "name", "levels", "items"}
 
@@ -91,6 +97,8 @@ class RunSpec:
     batch: bool = False
     # "I/N": this run holds shard I (1-based) of N; items are split by a hash of their id.
     shard: str | None = None
+    # How samples become one answer (docs/strategies.md); names, validated.
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
 
     @property
     def embedded(self) -> bool:
@@ -126,6 +134,10 @@ class RunSpec:
         data["base_urls"] = [redact_url(u) for u in self.base_urls] if self.base_urls else None
         data["out"] = str(self.out)
         data.pop("fresh")
+        if tuple(self.strategies) == DEFAULT_STRATEGIES:
+            data.pop("strategies")  # a run without --strategies records what it always did
+        else:
+            data["strategies"] = list(self.strategies)
         return data
 
 
@@ -314,6 +326,8 @@ def build_spec(suite: str | None = None, **flags: Any) -> RunSpec:
     for key in ("model", "base_urls", "api_key_env", "run_id", "gguf", "params"):
         if flags.get(key) is not None:
             setattr(spec, key, flags[key])
+    if flags.get("strategies") is not None or data.get("strategies") is not None:
+        spec.strategies = parse_strategies(flags["strategies"] if flags.get("strategies") is not None else data["strategies"])
     spec.n_parameter = bool(flags.get("n_parameter")) or _flag(data.get("n_parameter", False), f"{where}: n_parameter")
     spec.prices = _prices(data.get("prices"), flags.get("price_input"), flags.get("price_output"), where)
     if flags.get("api") is not None:
@@ -383,3 +397,14 @@ def _validate(spec: RunSpec) -> None:
             task.levels = list(adapter.default_levels or adapter.level_ids()[:1])
         for level in task.levels:
             adapter.check_level(level)
+    without_checker(spec.strategies, [(t.name, t.adapter) for t in spec.tasks])  # refuses when no task has one
+    asks_again = [n for n in spec.strategies if n == "selfverify" or n.startswith("revise:")]
+    if asks_again and spec.batch:
+        raise UserError(f"the {asks_again[0]} strategy asks the model again once the answers are in, live; drop --batch or {asks_again[0]}")
+    if "adaptive" in spec.strategies:
+        # Adaptive sampling decides before each sample from the answers so far: it needs
+        # the live runner, one sample per request.
+        if spec.n_parameter:
+            raise UserError("the adaptive strategy draws one sample at a time and stops when the answer is settled; drop --n-param")
+        if spec.batch:
+            raise UserError("the adaptive strategy decides each sample from the answers so far, which a Batch API cannot; drop --batch or adaptive")

@@ -23,6 +23,8 @@ from .runner import Runner, RunStats
 from .summarize import summarize_run
 from .reporting import write_reports
 from .spec import RunSpec
+from .strategies import counts
+from .strategy_requests import judge_candidates, revise_answers
 from .store import RunStore
 
 
@@ -135,7 +137,14 @@ def _sweep(spec: RunSpec, argv: list[str], progress: str, log, lock: ExitStack) 
                 label = f"{spec.suite} on {endpoint.model}"
                 cost = lambda stats: cost_usd(spec.prices, stats.prompt_tokens, stats.completion_tokens)
                 with Progress(progress, runner.stats.planned, label, client, cost) as shown:
-                    return await runner.run(concurrency, on_progress=shown.update if progress != "off" else None)
+                    stats = await runner.run(concurrency, on_progress=shown.update if progress != "off" else None)
+                # The strategies that ask again, once the samples are in (docs/strategies.md).
+                if "selfverify" in spec.strategies:
+                    await judge_candidates(runner.plan, client, store.dir, concurrency, log)
+                if counts(spec.strategies, "revise"):
+                    await revise_answers(runner.plan, client, store.dir, max(counts(spec.strategies, "revise")),
+                                         concurrency, log)
+                return stats
             finally:
                 await client.close()
 
@@ -145,6 +154,16 @@ def _sweep(spec: RunSpec, argv: list[str], progress: str, log, lock: ExitStack) 
                              progress=progress != "off").run()
     # Scored by streaming samples.jsonl: memory stays flat however many samples the run has.
     summary = summarize_run(store.dir)
+    # The folder is the run id's, and an earlier command with a larger --limit or --samples
+    # shares it: the tables score every sample stored there, so say so instead of passing
+    # them off as this command's.
+    beyond = summary["samples"] - stats.planned
+    if beyond > 0:
+        summary.setdefault("warnings", []).append(
+            f"this run folder also holds {beyond} samples beyond the {stats.planned} this command asked for (an "
+            f"earlier run with a larger --limit or --samples): the tables score all {summary['samples']}; "
+            "give --run-id a new name for a separate run"
+        )
     store.write_summary(summary)
     outputs = {"summary.json": store.dir / "summary.json", **write_reports(store.dir, summary)}
     return SweepResult(store.dir, summary, stats, outputs)

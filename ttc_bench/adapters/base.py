@@ -198,3 +198,17 @@ class TaskAdapter:
         """Whether a parsed answer satisfies the task's own constraints, never reading
         ``item.gold``; None when the family has no checker (``has_checker`` is False)."""
         return None
+
+    def shown_answer(self, item: Item, answer: str) -> str:
+        """A parsed answer as the prompt asks the model to write it inside the answer tags
+        (what a judging prompt quotes back to the model)."""
+        return answer
+
+    def checked(self, item: Item, answer: str) -> bool | None:
+        """A sample row's ``checked``: the checker's verdict on a parsed answer, or None
+        without a checker. Stored with the sample (and by a rescore), so the selection
+        strategies that read it need no pass of their own."""
+        if not self.has_checker:
+            return None
+        found = self.check(item, answer)
+        return None if found is None else found.ok

@@ -276,6 +276,9 @@ class Crossword(TaskAdapter):
         scores = {"letters": letters, "words": matched / (2 * size), "grid": float(correct)}
         return Verdict(correct, letters, scores)
 
+    def shown_answer(self, item: Item, answer: str) -> str:
+        return answer.replace("/", "\n")
+
     def check(self, item: Item, answer: str) -> Check:
         """The puzzle's own rules: revealed letters kept, and in bank mode the bank used
         exactly (what verify() accepts); with clues, every row and column a word of the word

@@ -182,6 +182,10 @@ class Sudoku(TaskAdapter):
         }
         return Verdict(correct, partial, scores)
 
+    def shown_answer(self, item: Item, answer: str) -> str:
+        n = item.meta["size"]
+        return "\n".join(answer[r * n : (r + 1) * n] for r in range(n))
+
     def check(self, item: Item, answer: str) -> Check:
         """The rules, from the givens the model was shown. The puzzle has one solution, so
         this accepts exactly the grids verify() accepts, without knowing which one it is."""

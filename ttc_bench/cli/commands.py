@@ -23,7 +23,7 @@ def _spec(args):
         tasks=args.tasks, budgets=args.budgets, samples=args.samples, limit=args.limit, seed=args.seed,
         temperature=args.temperature, top_p=args.top_p, out=args.out, run_id=args.run_id,
         concurrency=flag("concurrency"), timeout=flag("timeout"), retry_window=flag("retry_window"), gguf=args.gguf,
-        fresh=flag("fresh"), batch=flag("batch"), shard=args.shard,
+        fresh=flag("fresh"), batch=flag("batch"), shard=args.shard, strategies=args.strategies,
     )
 
 
@@ -165,12 +165,19 @@ def cmd_report(args) -> int:
         raise UserError("give both prices: --price-input and --price-output (USD per million tokens)")
     prices = None if args.price_input is None else {"input_per_million": args.price_input, "output_per_million": args.price_output}
     params = parse_count(args.params) if args.params else None
+    if args.strategies is not None:  # refused before a rescore rewrites anything
+        from ..store import RunFolder
+        from ..summarize import run_strategies
+
+        for run in args.runs:
+            run_strategies(RunFolder.resolve(Path(run)).manifest(), args.strategies)
     if args.rescore:
         from ..rescore import rescore
 
         for run in args.runs:
             print(f"{run}: {rescore(Path(run)).describe()}")
-    result = regenerate([Path(r) for r in args.runs], Path(args.out) if args.out else None, prices=prices, params=params)
+    result = regenerate([Path(r) for r in args.runs], Path(args.out) if args.out else None, prices=prices, params=params,
+                        strategies=args.strategies)
     summary = result["summary"]
     console = Console()
     if summary.get("kind") == "overlay":

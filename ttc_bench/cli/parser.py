@@ -53,7 +53,19 @@ def _add_plan_flags(p) -> None:
     p.add_argument("--top-p", type=float, help="nucleus sampling top_p, sent only when set (default: the provider's own)")
     p.add_argument("--out", help="folder for run folders (default: results)")
     p.add_argument("--run-id", help="name of the run folder (default: suite-model-hash of the settings, so re-runs resume)")
+    p.add_argument("--strategies", nargs="+", metavar="NAME", help=STRATEGIES_HELP + " (default: the suite's strategies, else maj)")
     p.add_argument("--shard", metavar="I/N", help="run only shard I of N (from 1): a fixed 1/N of the items, by a hash of the item id; merge the shard folders with ttc-bench merge")
+
+
+STRATEGIES_HELP = (
+    "how samples become one answer (docs/strategies.md): maj (majority vote, the default), "
+    "verified-maj (majority among the samples the gold-free checker accepts, else of all), "
+    "best-of (the first accepted sample; the checker's strategies need a family with one: "
+    "sudoku, crossword), adaptive (live runs: sample each item until its majority answer is "
+    "settled, at most --samples), selfverify (the model judges each distinct answer; its tokens count), "
+    "revise:R (up to R rounds revising the first sample, told the checker's violations; every round's tokens count). "
+    "Each adds its point or curve to the summary, the plot and the frontier"
+)
 
 
 def _add_run(sub) -> None:
@@ -116,6 +128,7 @@ def _add_report(sub) -> None:
     )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folder(s)")
     p.add_argument("--out", metavar="DIR", help="where to write (default: the run folder; for several runs, an overlay-<hash> folder beside the first)")
+    p.add_argument("--strategies", nargs="+", metavar="NAME", help=STRATEGIES_HELP + " (default: those the run recorded)")
     p.add_argument("--rescore", action="store_true", help="first parse and verify every stored response again with today's adapters and items (a parser fix, a corrected answer key), without a request; the manifest records what changed")
     _add_cost_flags(p)
 

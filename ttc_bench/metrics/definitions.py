@@ -10,6 +10,7 @@ import numpy as np
 
 from .estimators import histogram_key, maj_curve, pass_curve
 from .registry import metric
+from .selection import best_of_curve, split_histogram, verified_curve
 from .tally import ItemTally
 
 
@@ -40,6 +41,20 @@ def pass_all_k(item: ItemTally) -> np.ndarray:
     # without replacement are all correct; 0 from k = c + 1 on.
     i = np.arange(item.n, dtype=float)
     return np.cumprod(np.clip((item.correct - i) / (item.n - i), 0.0, None))
+
+
+# The curves of the checker's selection strategies (docs/strategies.md): in summary.json for
+# the runs that ask for them (--strategies verified-maj best-of), gateable with --metrics.
+@metric("verified-maj@k", title="majority vote among checker-accepted samples of k (else of all k)", over_k=True,
+        key="verified_maj", on_request=True)  # fmt: skip
+def verified_maj_at_k(item: ItemTally) -> np.ndarray:
+    return verified_curve(*split_histogram(item.votes, item.accepted, item.unparsed))
+
+
+@metric("best-of-k", title="first checker-accepted sample of k (else the first parsed)", over_k=True, key="best_of",
+        on_request=True)  # fmt: skip
+def best_of_k(item: ItemTally) -> np.ndarray:
+    return best_of_curve(*split_histogram(item.votes, item.accepted, item.unparsed))
 
 
 @metric("errors", title="share of requests that finally failed", key="error_rate", kind="errors", samples="all",

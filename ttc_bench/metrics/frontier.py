@@ -2,7 +2,8 @@
 
 A strategy is a (budget, k, method) point: a reasoning budget, k samples per item and a way
 to turn them into one answer. ``maj@k`` (a majority vote; k = 1 is a single sample) is
-deployable as is. ``pass@k`` needs an oracle that recognises a correct answer among k, so
+deployable as is, and so are the curves of the selection strategies a run asks for
+(verified-maj@k, best-of-k: the gold-free checker needs no gold; docs/strategies.md). ``pass@k`` needs an oracle that recognises a correct answer among k, so
 it gets its own frontier ("with oracle") instead of hiding every deployable strategy.
 
 Token costs are measured, so they are noisy too: two budgets that spent 38.9 and 39.3
@@ -19,16 +20,24 @@ from . import registry
 # Methods are the names of registered curves (their values are read from the points).
 DEPLOYABLE = ("maj@k",)
 ORACLE = ("maj@k", "pass@k")
-_METHOD_RANK = {"maj@k": 0, "pass@k": 1}
+# The points of strategies that are not registered curves (one per budget,
+# metrics/strategy_points.py).
+ADAPTIVE = "adaptive"
+SELFVERIFY = "selfverify"
+# Of equal points: the plain vote, then a selection strategy's curve, then the oracle.
+_METHOD_RANK = {"maj@k": 0, "pass@k": 2}
 
 
-def candidates(groups: list[dict], budget_order: list[str], methods=ORACLE) -> list[dict]:
-    """Every (budget, k, method) point of one task's all-level groups."""
+def candidates(groups: list[dict], budget_order: list[str], methods=ORACLE, complete_only: bool = False) -> list[dict]:
+    """Every (budget, k, method) point of one task's all-level groups (``complete_only``:
+    only the k every scored item reached)."""
     rank = {b: i for i, b in enumerate(budget_order)}
     keys = {method: registry.get(method).key for method in methods}
     out = []
     for g in groups:
         for p in g["points"]:
+            if complete_only and p["items"] < g["items_scored"]:
+                continue
             for method in methods:
                 stat = p[keys[method]]
                 if stat["mean"] is None or p["tokens_per_item"] is None:
@@ -50,6 +59,67 @@ def candidates(groups: list[dict], budget_order: list[str], methods=ORACLE) -> l
     return out
 
 
+def adaptive_candidates(groups: list[dict], budget_order: list[str]) -> list[dict]:
+    """The adaptive point of each all-level group of an adaptively sampled run: k is the
+    mean number of samples an item drew, so k x tokens per sample is what it spent."""
+    rank = {b: i for i, b in enumerate(budget_order)}
+    out = []
+    for g in groups:
+        a = g.get("adaptive")
+        if not a or a["accuracy"]["mean"] is None:
+            continue
+        ci = g["points"][0].get("tokens_ci95") if g["points"] else None
+        out.append({
+            "budget": g["budget"], "budget_rank": rank.get(g["budget"], len(rank)), "k": a["samples_per_item"],
+            "method": ADAPTIVE, "tokens_per_item": a["tokens_per_item"], "accuracy": a["accuracy"]["mean"],
+            "ci95": a["accuracy"]["ci95"],
+            "tokens_ci95": [a["samples_per_item"] * ci[0], a["samples_per_item"] * ci[1]] if ci and ci[0] is not None else [None, None],
+            "cost_per_item": a["cost_per_item"], "flops_per_item": a["flops_per_item"], "samples_cap": a["samples_cap"],
+        })  # fmt: skip
+    return out
+
+
+def selfverify_candidates(groups: list[dict], budget_order: list[str]) -> list[dict]:
+    """The selfverify point of each all-level group: k = n samples, and its cost adds the
+    judging tokens per item (``extra_tokens_per_item``) to k x tokens per sample."""
+    rank = {b: i for i, b in enumerate(budget_order)}
+    out = []
+    for g in groups:
+        v = g.get("selfverify")
+        if not v or v["accuracy"]["mean"] is None or not g["points"]:
+            continue
+        top = g["points"][-1]
+        ci = top.get("tokens_ci95") or [None, None]
+        extra = v["judge_tokens_per_item"]
+        out.append({
+            "budget": g["budget"], "budget_rank": rank.get(g["budget"], len(rank)), "k": top["k"],
+            "method": SELFVERIFY, "tokens_per_item": v["tokens_per_item"], "accuracy": v["accuracy"]["mean"],
+            "ci95": v["accuracy"]["ci95"],
+            "tokens_ci95": [ci[0] + extra, ci[1] + extra] if ci[0] is not None else [None, None],
+            "cost_per_item": v["cost_per_item"], "flops_per_item": v["flops_per_item"],
+            "extra_tokens_per_item": extra,
+        })  # fmt: skip
+    return out
+
+
+def revise_candidates(groups: list[dict], budget_order: list[str]) -> list[dict]:
+    """The revise:R points of each all-level group: one sample (k = 1) and its revision
+    rounds, whose tokens per item are ``extra_tokens_per_item``."""
+    rank = {b: i for i, b in enumerate(budget_order)}
+    out = []
+    for g in groups:
+        for name, v in (g.get("revise") or {}).items():
+            if v["accuracy"]["mean"] is None:
+                continue
+            out.append({
+                "budget": g["budget"], "budget_rank": rank.get(g["budget"], len(rank)), "k": 1, "method": name,
+                "tokens_per_item": v["tokens_per_item"], "accuracy": v["accuracy"]["mean"], "ci95": v["accuracy"]["ci95"],
+                "tokens_ci95": [None, None], "cost_per_item": None, "flops_per_item": v["flops_per_item"],
+                "extra_tokens_per_item": v["revision_tokens_per_item"], "rounds": v["rounds"],
+            })  # fmt: skip
+    return out
+
+
 def pareto_frontier(points: list[dict], methods=DEPLOYABLE) -> list[dict]:
     """Points no other point beats: higher accuracy with at most as many tokens per item.
 
@@ -61,7 +131,7 @@ def pareto_frontier(points: list[dict], methods=DEPLOYABLE) -> list[dict]:
         key=lambda p: (
             p["tokens_per_item"],
             -p["accuracy"],
-            _METHOD_RANK.get(p["method"], 9),
+            _METHOD_RANK.get(p["method"], 1),
             p["k"],
             p.get("budget_rank", 0),
             p["budget"],
@@ -97,9 +167,16 @@ def merge_cost_ties(frontier: list[dict], same_cost) -> list[dict]:
 def strategy_name(point: dict) -> str:
     if point["method"] == "pass@k":
         return f"pass@{point['k']} (oracle pick of {point['k']} samples)"
+    if point["method"] == ADAPTIVE:
+        return f"adaptive majority vote ({point['k']:.1f} of at most {point.get('samples_cap', '?')} samples)"
+    if point["method"].startswith("revise:"):
+        return f"{point['method']} (a sample, then up to {point['rounds']} rounds of revision)"
+    if point["method"] == SELFVERIFY:
+        return f"selfverify (majority of {point['k']} samples over the answers the model judged correct)"
     if point["k"] == 1:
         return "a single sample"
-    return f"maj@{point['k']}"
+    # maj@4, or a selection strategy's curve at k (verified-maj@4, best-of-4)
+    return registry.get(point["method"]).label(point["k"])
 
 
 def tokens_text(tokens: float) -> str:

@@ -18,6 +18,9 @@ Registering a metric is all it takes for the summary, the gate and the report to
 - **the report**: lists the metrics with :func:`metrics` and reads each from a summary
   group with :meth:`Metric.read` (the contract below).
 
+A metric registered ``on_request`` (the curves of selection strategies, docs/strategies.md)
+enters summary.json only for the runs that name it; the gate computes it on request.
+
 Contract for readers of summary.json (the report, notebooks)::
 
     from ttc_bench.metrics import registry
@@ -70,6 +73,10 @@ class Metric:
     # A scalar that is the k = 1 point of this (registered) curve, as pass@1 is of pass@k:
     # the summary copies that point instead of computing the same figure again.
     point_of: str | None = None
+    # In summary.json only when a run asks for it (the curve of a strategy the run names in
+    # --strategies, such as verified-maj@k): a run without it keeps today's summary. The
+    # gate computes it whenever --metrics names it.
+    on_request: bool = False
 
     def label(self, k: int | None = None) -> str:
         """The name at one k: "maj@k" at 4 is "maj@4"."""
@@ -149,9 +156,13 @@ def get(name: str) -> Metric:
         raise KeyError(f"unknown metric {name!r}; known: {', '.join(_REGISTRY)}") from None
 
 
-def in_summary() -> list[Metric]:
-    """The metrics the summary computes from item values: accuracy metrics with a key."""
-    return [m for m in _REGISTRY.values() if m.kind == "accuracy" and m.key is not None]
+def in_summary(requested=()) -> list[Metric]:
+    """The metrics the summary computes from item values: accuracy metrics with a key (an
+    ``on_request`` one only when its name is among ``requested``)."""
+    return [
+        m for m in _REGISTRY.values()
+        if m.kind == "accuracy" and m.key is not None and (not m.on_request or m.name in requested)
+    ]  # fmt: skip
 
 
 def gate_default() -> tuple[str, ...]:

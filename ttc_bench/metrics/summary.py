@@ -20,9 +20,14 @@ import numpy as np
 from ..budgets import budget_of
 from ..sample import Sample
 from . import registry
+from .compute_optimal import compute_optimal
 from .fidelity import s1_metrics
 from .fits import loglinear_fit
-from .frontier import ORACLE, candidates, describe, merge_cost_ties, pareto_frontier
+from .strategy_points import adaptive_point, revise_point, selfverify_point
+from .frontier import (
+    ADAPTIVE, DEPLOYABLE, ORACLE, SELFVERIFY, adaptive_candidates, candidates, describe, merge_cost_ties,
+    pareto_frontier, revise_candidates, selfverify_candidates,
+)  # fmt: skip
 from .group import group_figures, item_table
 from .intervals import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_means, bootstrap_weights
 from .tally import ItemTally, scored_row
@@ -98,7 +103,8 @@ class _TaskTable:
 
     def cost(self, point: dict) -> np.ndarray:
         """Bootstrap replicates of a (budget, k) point's tokens per item."""
-        return point["k"] * self.boot_tokens[point["budget"]]
+        # A strategy's own requests (selfverify's judging) add their tokens per item.
+        return point["k"] * self.boot_tokens[point["budget"]] + point.get("extra_tokens_per_item", 0.0)
 
     def same_cost(self, cheaper: dict, dearer: dict) -> bool:
         """Whether two points' costs are within noise: the 95% bootstrap interval of their
@@ -113,9 +119,18 @@ class _TaskTable:
         return bool(lo <= 0 <= hi)
 
 
-def _group(task, level, budget, members, tables, k, prices, params, token_ci=None) -> dict:
+def _group(task, level, budget, members, tables, k, prices, params, token_ci=None, adaptive=None, judged=None,
+           revised=None) -> dict:
     group = group_figures(members, tables, k, prices, params, token_ci)
     requested = group["fidelity"]["requested_tokens"]
+    if adaptive:
+        group["adaptive"] = adaptive_point(members, adaptive, group["mean_completion_tokens"], group["cost_per_sample"], params)
+    if judged is not None:
+        group["selfverify"] = selfverify_point(members, judged, group["mean_completion_tokens"], group["cost_per_sample"],
+                                               prices, params)
+    if revised is not None:
+        chains, rounds = revised
+        group["revise"] = {f"revise:{r}": revise_point(members, chains, r, params) for r in rounds}
     return {"task": task, "level": level, "budget": budget, "requested_tokens": requested, **group}
 
 
@@ -132,6 +147,10 @@ def _task_section(
     budgets: list[str],
     prices: dict | None,
     params: float | None,
+    selection: tuple[str, ...] = (),
+    adaptive: int | None = None,
+    judged: dict | None = None,
+    revised: tuple | None = None,
 ) -> tuple[list[dict], list[dict], dict]:
     """All-level groups, level groups and the task section (frontier, fits, s1) of one task."""
     items = sorted({t.item for t in tallies}, key=_natural)
@@ -139,7 +158,7 @@ def _task_section(
     for t in tallies:
         by_budget[t.budget].append(t)
     budgets = [b for b in budgets if b in by_budget]
-    metrics = registry.in_summary()
+    metrics = registry.in_summary(selection)
     tables = {}  # budget -> metric name -> item table, rows in by_budget order
     for b in budgets:
         k = max(t.n for t in by_budget[b])
@@ -149,7 +168,7 @@ def _task_section(
     overall = []
     for b in budgets:
         mine = [(m, tables[b][m.name]) for m in metrics]
-        overall.append(_group(task, None, b, by_budget[b], mine, table.ks[b], prices, params, table.token_ci(b)))
+        overall.append(_group(task, None, b, by_budget[b], mine, table.ks[b], prices, params, table.token_ci(b), adaptive, judged, revised))
 
     levels = sorted({t.level for t in tallies}, key=_natural)
     by_level = []
@@ -161,20 +180,43 @@ def _task_section(
             members = [by_budget[b][i] for i in rows]
             k = max(t.n for t in members)
             mine = [(m, _rows(tables[b][m.name], rows, k if m.over_k else None)) for m in metrics]
-            by_level.append(_group(task, level, b, members, mine, k, prices, params))
+            by_level.append(_group(task, level, b, members, mine, k, prices, params, adaptive=adaptive, judged=judged, revised=revised))
 
-    points = candidates(overall, budgets, ORACLE)
-    frontier = merge_cost_ties(pareto_frontier(points), table.same_cost)
+    # The requested selection curves (docs/strategies.md) are deployable like maj@k: a
+    # checker needs no oracle. They cost what their k samples cost.
+    deployable = tuple(dict.fromkeys(DEPLOYABLE + tuple(selection)))
+    # Adaptive sampling: a curve point counts only where every item reached k (beyond an
+    # item's stop it holds the harder items alone), and the adaptive point joins them.
+    points = candidates(overall, budgets, deployable + tuple(m for m in ORACLE if m not in deployable),
+                        complete_only=bool(adaptive))
+    if adaptive:
+        deployable += (ADAPTIVE,)
+        points += adaptive_candidates(overall, budgets)
+    if judged is not None:
+        deployable += (SELFVERIFY,)
+        points += selfverify_candidates(overall, budgets)
+    if revised is not None:
+        deployable += tuple(f"revise:{r}" for r in revised[1])
+        points += revise_candidates(overall, budgets)
+    frontier = merge_cost_ties(pareto_frontier(points, deployable), table.same_cost)
     scored = [g for g in overall if g["samples_scored"]]
     s1_cols = [table.cols[g["budget"]]["pass@k"][0] for g in scored]
+    if set(selection) - {"maj@k"} or adaptive or judged is not None or revised is not None:
+        # Only when the run names strategies beyond maj: today's summary otherwise.
+        curves = tuple(m for m in deployable if m in {x.name for x in registry.metrics()})
+        levels_groups = {level: [g for g in by_level if g["level"] == level] for level in levels}
+        optimal = compute_optimal(levels_groups, budgets, curves, deployable, bool(adaptive))
+    else:
+        optimal = None
     section = {
         "task": task,
         "budgets": budgets,
         "levels": levels,
         "items": len(items),
         "frontier": frontier,
-        "frontier_with_oracle": merge_cost_ties(pareto_frontier(points, ORACLE), table.same_cost),
+        "frontier_with_oracle": merge_cost_ties(pareto_frontier(points, deployable + ORACLE), table.same_cost),
         "frontier_text": describe(frontier),
+        **({"compute_optimal": optimal} if optimal is not None else {}),
         "fits": _fits(overall, table),
         "fidelity": s1_metrics(
             [
@@ -253,6 +295,11 @@ def summarize(
     *,
     prices: dict | None = None,
     params: float | None = None,
+    selection: tuple[str, ...] = (),
+    adaptive: int | None = None,
+    judged: dict | None = None,
+    revised: tuple | None = None,
+    no_checker=(),
 ) -> dict:
     """summary.json content: per task x budget (all levels), per task x level x budget, and
     per task the frontier, scaling fits and budget fidelity.
@@ -260,7 +307,17 @@ def summarize(
     ``rows``: samples, or rows with their :data:`~ttc_bench.metrics.tally.SCORED_FIELDS`,
     the latest of each sample key; any iterable (a generator keeps memory flat).
     ``prices`` is {"input_per_million": USD, "output_per_million": USD}; ``params`` the
-    model's parameter count for the FLOPs axis (2 x params x tokens).
+    model's parameter count for the FLOPs axis (2 x params x tokens). ``selection``: the
+    ``on_request`` curves of the run's selection strategies (verified-maj@k, best-of-k),
+    added to every point and to the frontier; none by default (today's summary).
+    ``adaptive``: the run sampled adaptively with at most this many samples per item: each
+    group gets its ``adaptive`` point (metrics/strategy_points.py), and the frontier with it.
+    ``judged``: the selfverify verdicts, (task, item, budget) -> {"yes", "judged",
+    "tokens", "prompt"}: each group gets its ``selfverify`` point, and the frontier with it.
+    ``revised``: (the revision chains, the requested R values): each group gets a
+    ``revise`` point per R (metrics/strategy_points.py), and the frontier with them.
+    ``no_checker``: tasks whose family has no gold-free checker: the checker's selection
+    curves skip them (they would be maj@k under another name), and a warning says so.
     """
     tallies: dict[tuple, ItemTally] = {}
     find = tallies.get
@@ -284,7 +341,8 @@ def summarize(
 
     overall, by_level, sections = [], [], []
     for task in sorted(by_task, key=_natural):
-        groups, level_groups, section = _task_section(task, by_task[task], budgets, prices, params)
+        chosen = () if task in no_checker else tuple(selection)
+        groups, level_groups, section = _task_section(task, by_task[task], budgets, prices, params, chosen, adaptive, judged, revised)
         overall += groups
         by_level += level_groups
         sections.append(section)
@@ -300,9 +358,32 @@ def summarize(
             "intervals": INTERVALS,
             "groups": overall + by_level,
             "tasks": sections,
-            "warnings": _warnings(overall),
+            "warnings": _warnings(overall) + _check_warnings(selection, [t for t in tallies.values() if t.task not in no_checker])
+            + _no_checker_warnings(selection, sorted(set(no_checker) & set(by_task))),
         }
     )
+
+
+def _no_checker_warnings(selection, tasks: list[str]) -> list[str]:
+    """One line naming the tasks the checker's curves skipped."""
+    names = [registry.get(name).name for name in selection if registry.get(name).on_request]
+    if not names or not tasks:
+        return []
+    return [f"{', '.join(names)}: {', '.join(tasks)} {'have' if len(tasks) > 1 else 'has'} no gold-free checker, "
+            "so only the tasks with one (sudoku, crossword) show these curves"]
+
+
+def _check_warnings(selection, tallies) -> list[str]:
+    """A checker strategy over rows stored before checks were: those count as rejected."""
+    if not any(registry.get(name).on_request for name in selection):
+        return []
+    unchecked = sum(t.unchecked for t in tallies)
+    if not unchecked:
+        return []
+    return [
+        f"{unchecked} parsed samples carry no checker verdict (stored before answers were checked): the "
+        "checker's strategies count them as rejected; `ttc-bench report --rescore RUN` checks them"
+    ]
 
 
 def _warnings(overall: list[dict]) -> list[str]:

@@ -7,7 +7,8 @@ a tally, never the rows, so both see the same counts and the same votes:
 - ``n``: scored samples (a request that finally failed is not scored), ``correct`` of them
   right, ``unparsed`` of them without an answer;
 - ``votes``: vote key (``ttc_bench.sample.vote_key``) -> [samples, correct] of the parsed
-  answers, what a majority vote counts;
+  answers, what a majority vote counts; ``accepted``: the vote keys the family's gold-free
+  checker accepted (``checked`` on the rows), ``unchecked`` parsed samples without a check;
 - ``rows``: every sample, ``errors`` of them failed requests;
 - ``completion``: completion tokens of each scored sample (int64 array buffer).
 
@@ -29,7 +30,7 @@ from ..sample import Sample, vote_key
 SCORED_FIELDS = (
     "task", "level", "item", "budget", "requested_tokens", "answer", "correct", "partial", "scores",
     "truncated", "reasoning_tokens_estimated", "completion_tokens", "reasoning_tokens",
-    "prompt_tokens", "reread_tokens", "latency_s", "attempts", "turns", "error",
+    "prompt_tokens", "reread_tokens", "latency_s", "attempts", "turns", "error", "checked",
 )  # fmt: skip
 # The response text itself is not kept (it can be megabytes): its hash is enough to tell
 # identical samples apart (identical_sample_rate).
@@ -84,7 +85,7 @@ class ItemTally:
         "task", "level", "item", "budget", "requested", "field", "reasoning_used", "rows", "errors",
         "retries", "n", "correct", "unparsed", "truncated", "estimated", "partial", "has_partial", "scores",
         "votes", "completion", "used", "reasoning", "reasoning_unknown", "prompt", "reread", "latency", "timed",
-        "first_text", "all_same",
+        "first_text", "all_same", "accepted", "unchecked",
     )  # fmt: skip
 
     def __init__(self, task=None, level=None, item=None, budget="", requested=None):
@@ -98,6 +99,8 @@ class ItemTally:
         self.has_partial = False
         self.scores: dict[str, list] = {}
         self.votes: dict[str, list] = {}
+        self.accepted: set[str] = set()
+        self.unchecked = 0
         self.completion = array("q")
         self.used = array("q")
         self.reasoning = self.prompt = self.reread = 0
@@ -160,6 +163,11 @@ class ItemTally:
                 self.votes[vote] = [1, correct]
             else:
                 entry[0] += 1
+            checked = get("checked")
+            if checked:
+                self.accepted.add(vote)
+            elif checked is None:
+                self.unchecked += 1
         if get("truncated"):
             self.truncated += 1
         if get("reasoning_tokens_estimated"):

@@ -87,8 +87,10 @@ def regenerate(
     *,
     prices: dict | None = None,
     params: float | None = None,
+    strategies=None,
 ) -> dict:
     """Rebuild summary.json, report.md, report.html and plots/ from samples.jsonl alone.
+    ``strategies``: the strategies to show instead of those each run recorded.
 
     One run: written into ``out_dir`` (default: the run folder). Several runs: an overlay
     report comparing them on the same axes, written into ``out_dir`` (default:
@@ -99,7 +101,7 @@ def regenerate(
     run_dirs = [RunFolder.resolve(d).dir for d in run_dirs]
     if not run_dirs:
         raise UserError("give at least one run folder")
-    summaries = [summarize_run(d, prices=prices, params=params) for d in run_dirs]
+    summaries = [summarize_run(d, prices=prices, params=params, strategies=strategies) for d in run_dirs]
     if len(run_dirs) == 1:
         target = Path(out_dir) if out_dir else run_dirs[0]
         summary = summaries[0]

@@ -40,7 +40,9 @@ def _key_table(groups: list[dict], prices: bool, run: int = 0) -> tuple:
     ks = f.ks(max_n)[1:-1]
     n = str(max_n) if uniform else "n"
     headers = ["budget"] + ([] if uniform else ["n"]) + ["pass@1 (95% CI)"] + [f"maj@{k}" for k in ks]
-    headers += [f"maj@{n} (95% CI)", f"pass@{n}", "tokens/sample", "unparsed", "cut off", "errors", "coverage"]
+    selection = f.selection_curves(groups)
+    headers += [f"maj@{n} (95% CI)", *[f"{m.label(int(n)) if uniform else m.label('n')} (95% CI)" for m in selection]]
+    headers += [f"pass@{n}", "tokens/sample", "unparsed", "cut off", "errors", "coverage"]
     if prices:
         headers.append("cost/sample")
     rows, links = [], []
@@ -51,6 +53,7 @@ def _key_table(groups: list[dict], prices: bool, run: int = 0) -> tuple:
         row += [f.pct(by_k[k]["maj"]) + f.partial(g, by_k[k]) if k in by_k else "-" for k in ks]
         row += [
             f.pct_ci(top["maj"]) + f.partial(g, top) if top else "-",
+            *[f.pct_ci(top.get(m.key)) + f.partial(g, top) if top else "-" for m in selection],
             f.pct(top["pass"]) + f.partial(g, top) if top else "-",
             f.num(g["mean_completion_tokens"]),
             f.rate(g["parse_failure_rate"]),
@@ -237,12 +240,38 @@ def document(summary: dict, images: dict) -> list[tuple]:
             ("h3", "Accuracy by budget"),
             _key_table(groups, prices),
             *([("p", note)] if (note := f.partial_note(groups)) else []),
+            *([("h3", "Adaptive sampling"),
+               ("p", "Each item was sampled until its majority answer was settled (docs/strategies.md); maj@k beyond an "
+                     "item's stop holds only the items that went on, so the frontier takes a curve's point only where every item reached k."),
+               ("ul", lines)] if (lines := f.adaptive_lines(groups)) else []),
+            *([("h3", "Self-verification"),
+               ("p", "The model judged each distinct answer of an item's samples; the vote counts the samples whose answer it "
+                     "judged correct, else all of them. Its tokens are the samples' and every judging request's (docs/strategies.md)."),
+               ("ul", judged)] if (judged := f.selfverify_lines(groups)) else []),
+            *([("h3", "Revision"),
+               ("p", "From each item's first sample, up to R rounds in which the model saw its previous reply and the checker's "
+                     "violations (without a checker: a request to re-check); its tokens are the first sample's and every round's (docs/strategies.md)."),
+               ("ul", revised)] if (revised := f.revise_lines(groups)) else []),
             ("h3", "Compute-optimal frontier"),
-            ("p", "The strategies no other strategy beats: higher accuracy for at most as many tokens per item (majority vote; k = 1 is a single sample)."),
+            ("p", "The strategies no other strategy beats: higher accuracy for at most as many tokens per item (majority vote"
+             + "".join(f", {m.name}" for m in f.selection_curves(groups))
+             + "; k = 1 is a single sample; a checker spends no model tokens, so a selection strategy costs what its k samples cost)."
+             if f.selection_curves(groups) else
+             "The strategies no other strategy beats: higher accuracy for at most as many tokens per item (majority vote; k = 1 is a single sample)."),
             ("ul", section.get("frontier_text") or ["no scored points"]),
         ]
         if section.get("frontier"):
             blocks.append(_frontier_table(section["frontier"], task, prices, params))
+        optimal = section.get("compute_optimal")
+        if optimal and optimal["levels"]:
+            blocks += [
+                ("h3", "Compute-optimal strategy per level"),
+                ("p", "For each difficulty level and compute level (tokens per item at most C), the most accurate strategy "
+                      "and budget that fits, with its 95% interval, from the level's own items (Snell et al. 2024, "
+                      "arXiv 2408.03314; docs/strategies.md)."),
+                ("table", ["level"] + [f"≤ {f.num(c)} tokens" for c in optimal["compute_levels"]],
+                 [[str(row["level"])] + [f.optimal_cell(b) for b in row["best"]] for row in optimal["levels"]]),
+            ]
         oracle = section.get("frontier_with_oracle") or []
         if oracle and oracle[-1]["method"] == "pass@k":
             best = oracle[-1]

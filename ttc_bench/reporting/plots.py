@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .format import selection_curves
 from .files import WriteFailure, reason, write_atomic
 
 PLOT_KINDS = {
@@ -27,6 +28,8 @@ PLOT_KINDS = {
 FRONTIER_COLOR = "#f28e2b"
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
 PNG_DPI = 110
+# Line style and marker of each selection strategy's curve, in registration order.
+SELECTION_STYLES = ((":", "^"), ("-.", "v"), ((0, (1, 3)), "D"))
 
 
 def slug(text: str) -> str:
@@ -149,6 +152,7 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
     ys: list[float] = []
     handles = []
     single = len(runs) == 1
+    selection: list = []
     for r, (label, summary) in enumerate(runs):
         # A log axis cannot show 0 tokens (an endpoint that reports no usage): leave those out.
         groups = [
@@ -160,9 +164,13 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
             continue
         section = _task_section(summary, task) or {}
         colors = _budget_colors(len(groups)) if single else [RUN_COLORS[r % len(RUN_COLORS)]] * len(groups)
+        # The curves of the selection strategies the run names (docs/strategies.md).
+        selection = list(zip(selection_curves(groups), SELECTION_STYLES))
         if single:
             for g, color in zip(groups, colors):
                 pts = g["points"]
+                if g.get("adaptive"):  # beyond an item's stop the curve holds the harder items alone
+                    pts = [p for p in pts if p["items"] >= g["items_scored"]] or pts[:1]
                 t = [p["tokens_per_item"] for p in pts]
                 maj = [100 * p["maj"]["mean"] for p in pts]
                 lo = [100 * _bound(p["maj"], 0) for p in pts]
@@ -171,6 +179,29 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
                 ax.plot(t, maj, "-o", color=color, markersize=3.5, linewidth=1.8)
                 ax.plot(t, [100 * p["pass"]["mean"] for p in pts], "--", color=color, linewidth=1.2, alpha=0.85)
                 ax.annotate(f"k={pts[-1]['k']}", (t[-1], maj[-1]), textcoords="offset points", xytext=(5, -3), fontsize=8, color=color)
+                # The strategies' points (docs/strategies.md): one marker each, with its interval.
+                for name, marker, size in (("adaptive", "*", 13), ("selfverify", "P", 10)):
+                    point = g.get(name)
+                    if point and point["accuracy"]["mean"] is not None and point["tokens_per_item"] > 0:
+                        acc = 100 * point["accuracy"]["mean"]
+                        ax.errorbar([point["tokens_per_item"]], [acc], fmt=marker, color=color, markersize=size, capsize=3,
+                                    yerr=[[acc - 100 * _bound(point["accuracy"], 0)], [100 * _bound(point["accuracy"], 1) - acc]])
+                        xs.append(point["tokens_per_item"])
+                        ys.append(100 * _bound(point["accuracy"], 1))
+                for v in (g.get("revise") or {}).values():
+                    if v["accuracy"]["mean"] is not None and v["tokens_per_item"] > 0:
+                        acc = 100 * v["accuracy"]["mean"]
+                        ax.plot([v["tokens_per_item"]], [acc], "X", color=color, markersize=9)
+                        ax.annotate(f"R={v['rounds']}", (v["tokens_per_item"], acc), textcoords="offset points",
+                                    xytext=(5, 3), fontsize=8, color=color)
+                        xs.append(v["tokens_per_item"])
+                        ys.append(acc)
+                for m, (style, marker) in selection:
+                    shown = [p for p in pts if (p.get(m.key) or {}).get("mean") is not None]
+                    sel = [100 * p[m.key]["mean"] for p in shown]
+                    ax.plot([p["tokens_per_item"] for p in shown], sel, linestyle=style, marker=marker, color=color,
+                            markersize=4, linewidth=1.4)
+                    ys += sel
                 xs += t
                 ys += hi + [100 * p["pass"]["mean"] for p in pts]
                 handles.append(Line2D([], [], color=color, marker="o", markersize=4, label=f"{g['budget']} (k = 1-{pts[-1]['k']})"))
@@ -195,12 +226,23 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
             ax.plot(ft, fa, "o", markerfacecolor="none", markeredgecolor=fcolor, markersize=10, markeredgewidth=1.8, zorder=6)
             xs += ft
             ys += fa
-            handles.append(Line2D([], [], color=fcolor, linewidth=6 if single else 2, alpha=0.5 if single else 0.9, linestyle="-" if single else ":", label=f"{label + ': ' if not single else ''}compute-optimal frontier (maj@k)"))
+            handles.append(Line2D([], [], color=fcolor, linewidth=6 if single else 2, alpha=0.5 if single else 0.9, linestyle="-" if single else ":", label=f"{label + ': ' if not single else ''}compute-optimal frontier ({', '.join(['maj@k'] + [m.name for m, _ in selection] + (['adaptive'] if any(g.get('adaptive') for g in groups) else []) + (['selfverify'] if any(g.get('selfverify') for g in groups) else []) + (['revise'] if any(g.get('revise') for g in groups) else []))})"))
     if single:
         handles += [
             Line2D([], [], color="grey", linestyle="-", label="solid: maj@k, majority vote of k samples"),
             Line2D([], [], color="grey", linestyle="--", label="dashed: pass@k, any of k correct (oracle)"),
         ]
+        handles += [Line2D([], [], color="grey", linestyle=style, marker=marker, markersize=4, label=m.name)
+                    for m, (style, marker) in selection]
+        if any(g.get("selfverify") for _, s in runs for g in _task_groups(s, task)):
+            handles.append(Line2D([], [], color="grey", linestyle="none", marker="P", markersize=9,
+                                  label="selfverify: vote over the answers the model judged correct (95% CI)"))
+        if any(g.get("revise") for _, s in runs for g in _task_groups(s, task)):
+            handles.append(Line2D([], [], color="grey", linestyle="none", marker="X", markersize=8,
+                                  label="revise:R: a sample, then up to R rounds of revision"))
+        if any(g.get("adaptive") for _, s in runs for g in _task_groups(s, task)):
+            handles.append(Line2D([], [], color="grey", linestyle="none", marker="*", markersize=10,
+                                  label="adaptive: majority vote of the samples drawn (95% CI)"))
     if xs:
         _log2_axis(ax, xs)
     else:
@@ -225,11 +267,14 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
     plt = _pyplot()
     from matplotlib.patches import Patch
 
+    from matplotlib.lines import Line2D
+
     budgets, fig, ax, width = _bars(plt, runs, task)
     top = 10.0
     handles = []
     ns = set()
     losses = False
+    marks: dict[str, str] = {}
     for r, (label, summary) in enumerate(runs):
         color = "#4e79a7" if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
         by_budget = {g["budget"]: g for g in _task_groups(summary, task)}
@@ -254,6 +299,11 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
             losses |= gain < 0
             ax.text(x + width * 0.08, p1 / 2, f"{p1:.0f}%", ha="center", va="center", fontsize=8.5, color="white" if p1 > 8 else "black", zorder=5)
             top = max(top, hi, maj)
+            for i, (name, (marker, value)) in enumerate(_strategy_marks(g).items()):
+                # The strategies the run names, side by side with the vote (docs/strategies.md).
+                ax.plot([x + width * (0.22 + 0.07 * i)], [value], marker, color="black", markerfacecolor="white", markersize=8, zorder=6)
+                marks[name] = marker
+                top = max(top, value)
         if len(runs) > 1:
             handles.append(Patch(color=color, label=label))
     k_text = f"{next(iter(ns))} samples" if len(ns) == 1 else "all k samples of an item"
@@ -263,6 +313,8 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
     ]
     if losses:
         handles.append(Patch(facecolor="none", edgecolor="#c0392b", hatch="xx", label="majority vote below pass@1"))
+    handles += [Line2D([], [], color="black", markerfacecolor="white", linestyle="none", marker=marker, markersize=7, label=name)
+                for name, marker in marks.items()]
     labels = []
     for budget in budgets:
         tokens = [g["mean_completion_tokens"] for _, s in runs for g in _task_groups(s, task) if g["budget"] == budget]
@@ -272,8 +324,27 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
     ax.set_ylabel("accuracy (%)")
     ax.set_xlabel("reasoning budget (mean completion tokens per sample)" if len(runs) == 1 else "reasoning budget")
     ax.grid(axis="x", visible=False)
-    _caption(ax, runs, task, f"pass@1 per budget, shaded: gain of a majority vote over {k_text}", handles)
+    strategies = "; markers: other strategies" if marks else ""
+    _caption(ax, runs, task, f"pass@1 per budget, shaded: gain of a majority vote over {k_text}{strategies}", handles)
     return _save(plt, fig, out_dir, f"{slug(task)}-pass1-majority-gain")
+
+
+def _strategy_marks(g: dict) -> dict[str, tuple[str, float]]:
+    """A group's strategy points beside its bars: name -> (marker, accuracy %), for the
+    selection curves at the group's k = n and the adaptive, selfverify and revise points."""
+    last = g["points"][-1]
+    found = {}
+    for m, (_, marker) in zip(selection_curves([g]), SELECTION_STYLES):
+        if m.name != "maj@k" and (last.get(m.key) or {}).get("mean") is not None:
+            found[m.name.replace("@k", "@n").replace("-k", "-n")] = (marker, 100 * last[m.key]["mean"])
+    if (g.get("selfverify") or {}).get("accuracy", {}).get("mean") is not None:
+        found["selfverify"] = ("P", 100 * g["selfverify"]["accuracy"]["mean"])
+    for name, v in (g.get("revise") or {}).items():
+        if v["accuracy"]["mean"] is not None:
+            found[name] = ("X", 100 * v["accuracy"]["mean"])
+    if (g.get("adaptive") or {}).get("accuracy", {}).get("mean") is not None:
+        found["adaptive"] = ("*", 100 * g["adaptive"]["accuracy"]["mean"])
+    return found
 
 
 def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:

@@ -57,6 +57,31 @@ def task_table(task: str, groups: list[dict], maj_ks: list[int] | None = None, c
     return table
 
 
+def strategy_table(task: str, groups: list[dict]):
+    """The selection strategies a run names, side by side at each budget's k = n with 95%
+    intervals (a table of its own: the accuracy table keeps its width), or None."""
+    from rich import box
+    from rich.table import Table
+
+    selection = f.selection_curves(groups)
+    if not selection:
+        return None
+    table = Table(title=f"{task}: strategies at k = n (tokens/item = n x tokens/sample)",
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    names = ["maj@n"] + [m.label("n") for m in selection if m.name != "maj@k"]
+    for name in ["budget", "n", *names, "tokens/item"]:
+        table.add_column(name, justify="left" if name == "budget" else "right", no_wrap=True)
+    keys = ["maj"] + [m.key for m in selection if m.name != "maj@k"]
+    for g in groups:
+        top = g["points"][-1] if g["points"] else None
+        table.add_row(
+            g["budget"], str(g["samples_per_item"]),
+            *[f.pct_ci(top.get(key)) + f.partial(g, top) if top else "-" for key in keys],
+            f"{top['tokens_per_item']:.0f}" if top else "-",
+        )
+    return table
+
+
 def _natural_width(renderable) -> int:
     from rich.console import Console
 
@@ -98,8 +123,21 @@ def print_summary(summary: dict, console=None, title: str | None = None, outputs
             console.print(title, soft_wrap=True)
         for task in f.tasks(summary):
             console.print(fitting_table(task, f.overall(summary, task)))
+            strategies = strategy_table(task, f.overall(summary, task))
+            if strategies is not None:
+                console.print(strategies)
+            groups = f.overall(summary, task)
+            for line in f.adaptive_lines(groups) + f.selfverify_lines(groups) + f.revise_lines(groups):
+                console.print(Text(textwrap.fill(line, width=min(console.width, TERMINAL_WIDTH), initial_indent="  ",
+                                                 subsequent_indent="  ")), soft_wrap=True)
             if any(f.partial(g, p) for g in f.overall(summary, task) for p in g["points"]):
                 console.print(Text(f"  {f.PARTIAL_MARK} over the items with at least k scored samples (see the report)", style="dim"))
+            optimal = f.optimal_lines(f.section(summary, task))
+            if optimal:
+                console.print(Text("  compute-optimal per level (tokens per item at most ...; % and 95% CI):", style="dim"))
+            for line in optimal:
+                console.print(Text(textwrap.fill(line, width=min(console.width, TERMINAL_WIDTH), initial_indent="    ",
+                                                 subsequent_indent="      "), style="dim"), soft_wrap=True)
             lines = f.section(summary, task).get("frontier_text", [])
             for line in lines[:FRONTIER_LINES]:
                 wrapped = textwrap.fill(line, width=min(console.width, TERMINAL_WIDTH), initial_indent="  ", subsequent_indent="  ")
