@@ -41,3 +41,22 @@ def test_compare_and_run_baseline_gate_a_real_drop(tmp_path, run_cli):
 def test_compare_with_missing_folder_is_exit_2(tmp_path, run_cli):
     code, _, err = run_cli("compare", tmp_path / "nope", tmp_path / "nope2")
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+
+
+def test_run_checks_its_baseline_and_gate_flags_before_sending_anything(tmp_path, run_cli):
+    """A typo in --baseline or --metrics must not cost a whole run; gate flags without
+    --baseline are refused rather than silently ignored."""
+    with FakeServer(add_answer) as server:
+        common = ["run", "--model", "fake-model", "--base-url", server.base_url, "--out", tmp_path / "out",
+                  "--no-progress", "--tasks", "arithmetic:add-1d", "--limit", "2", "--budgets", "tokens:64"]
+        code, _, err = run_cli(*common, "--baseline", tmp_path / "no-such-run")
+        assert code == 2 and "no-such-run does not exist" in err
+        code, _, err = run_cli(*common, "--max-drop", "2%")
+        assert code == 2 and "--max-drop sets the regression gate" in err and "--baseline" in err
+        code, out, err = run_cli(*common)
+        assert code == 0, err
+        baseline = next((tmp_path / "out").iterdir())
+        sent = len(server.chat_requests())
+        code, _, err = run_cli(*common, "--baseline", baseline, "--metrics", "pass@one")
+        assert code == 2 and "unknown metric 'pass@one'" in err
+        assert len(server.chat_requests()) == sent

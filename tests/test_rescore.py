@@ -110,3 +110,18 @@ def test_rescoring_an_unchanged_run_changes_nothing_even_after_budget_forcing(tm
     result = rescore(run_dir(tmp_path))
     assert result.rescored == len(before) and not any(result.changed.values()), result.changed
     assert [r["answer"] for r in rows_of(tmp_path)] == [r["answer"] for r in before]
+
+
+def test_show_suite_uses_the_suites_own_seed(tmp_path, run_cli):
+    suite = tmp_path / "s.toml"
+    suite.write_text('seed = 7\nbudgets = ["tokens:8"]\n[[tasks]]\nfamily = "arithmetic"\nlevels = ["add-1d"]\n')
+    from ttc_bench.adapters import get_family
+
+    expected = get_family("arithmetic")().item(7, "add-1d", 0).messages[0]["content"]
+    code, out, err = run_cli("show", "--suite", suite, "-n", "1")
+    assert code == 0, err
+    assert expected in out
+    code, out, err = run_cli("show", "--suite", suite, "-n", "1", "--seed", "0")
+    assert code == 0 and get_family("arithmetic")().item(0, "add-1d", 0).messages[0]["content"] in out
+    code, _, err = run_cli("show", "--suite", suite, "nosuch")
+    assert code == 2 and "its tasks: arithmetic" in err

@@ -279,9 +279,10 @@ def _task_from_table(table: dict, where: str, folder: Path | None) -> TaskSpec:
     )
 
 
-def suite_tasks(suite: str) -> list[TaskSpec]:
-    """The tasks of a suite, validated (``ttc-bench show --suite``)."""
+def suite_tasks(suite: str) -> tuple[list[TaskSpec], int]:
+    """The tasks of a suite, validated, and its seed (``ttc-bench show --suite``)."""
     name, data, folder = read_suite(suite)
+    seed = _whole(data.get("seed", 0), "seed")
     tasks = data.get("tasks", [])
     if not isinstance(tasks, list):
         raise UserError(f"suite {name}: tasks must be an array of tables ([[tasks]])")
@@ -289,7 +290,7 @@ def suite_tasks(suite: str) -> list[TaskSpec]:
     for task in found:
         for level in task.levels:
             task.adapter.check_level(level)
-    return found
+    return found, seed
 
 
 def parse_task_arg(text: str) -> TaskSpec:

@@ -151,6 +151,8 @@ class TaskAdapter:
     # Written into the model's own message after its cut-off reasoning (no trailing
     # whitespace: some servers refuse a prefill that ends in it).
     answer_cue: ClassVar[str] = "Time is up, so here is my final answer: <answer>"
+    # Appended to the unknown-level error: where the other ways of choosing items are.
+    level_hint: ClassVar[str] = ""
     options_type: ClassVar[type[Options]] = Options
     # Whether check() judges answers; strategies that need a checker refuse a family
     # without one instead of pretending.
@@ -169,7 +171,7 @@ class TaskAdapter:
     def check_level(self, level: str) -> str:
         if level not in self.level_ids():
             raise UserError(
-                f"task {self.task!r} has no level {level!r}; levels: {', '.join(self.level_ids())}"
+                f"task {self.task!r} has no level {level!r}; levels: {', '.join(self.level_ids())}{self.level_hint}"
             )
         return level
 

@@ -261,6 +261,8 @@ class MultipleChoice(TaskAdapter):
     name = "mcq"
     summary = "multiple choice: built-in arithmetic with close distractors, or GPQA/MMLU/MMLU-Pro/ARC/local files"
     levels = LEVELS
+    level_hint = ("; GPQA, MMLU, MMLU-Pro and ARC are not levels: set preset = \"gpqa-diamond\" (or mmlu, mmlu-pro, "
+                  "arc-challenge) in a suite's [[tasks]] (README: Concepts)")
     default_levels = ("easy", "medium", "hard")
     answer_tokens = 16
     answer_cue = "Time is up, so here is my final answer.\nAnswer:"

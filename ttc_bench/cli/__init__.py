@@ -43,6 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"\n{what}.{hint}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`ttc-bench show ... | head`): not an error of ours. Python
+        # would flush stdout again at exit and fail there, so point it at /dev/null first.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+
+
+# 128 + SIGPIPE, as a shell reports a command whose reader closed the pipe.
+EXIT_PIPE = 141
 
 
 def threading_is_main() -> bool:

@@ -33,6 +33,9 @@ def cmd_run(args, argv: list[str]) -> int:
     from ..reporting import print_summary
     from ..sweep import run_sweep
 
+    from ..gate.options import check_before_run
+
+    check_before_run(args)
     spec = _spec(args)
     console = Console()
     progress = "off" if args.no_progress else args.progress
@@ -132,19 +135,21 @@ def cmd_show(args) -> int:
     if args.suite:
         from ..spec import suite_tasks
 
-        tasks = suite_tasks(args.suite)
+        tasks, suite_seed = suite_tasks(args.suite)
+        seed = suite_seed if args.seed is None else args.seed  # the items a run of the suite asks
         if args.task:
+            names = [t.name for t in tasks]
             tasks = [t for t in tasks if t.name == args.task]
             if not tasks:
-                raise UserError(f"the suite has no task {args.task!r}")
+                raise UserError(f"the suite has no task {args.task!r}; its tasks: {', '.join(names)}")
         shown = [(task.adapter, item) for task in tasks
-                 for item in task_items(task, seed=args.seed, count=args.n, levels=[args.level] if args.level else None)]
+                 for item in task_items(task, seed=seed, count=args.n, levels=[args.level] if args.level else None)]
     else:
         if not args.task:
             raise UserError("name a task family (see ttc-bench tasks), or give --suite")
         adapter = get_family(args.task)()
         level = args.level or (adapter.default_levels or tuple(adapter.level_ids()))[0]
-        shown = [(adapter, item) for item in adapter.items(args.seed, level, args.n)]
+        shown = [(adapter, item) for item in adapter.items(args.seed or 0, level, args.n)]
     for adapter, item in shown:
         print(f"=== {item.id}")
         for message in adapter.prompt(item, 0).messages:

@@ -95,13 +95,19 @@ def _add_run(sub) -> None:
 
 
 def _add_tasks(sub) -> None:
-    sub.add_parser("tasks", help="list task families, their levels and what each level means")
-    p = sub.add_parser("show", help="print items exactly as the model sees them, with the gold answer")
+    sub.add_parser("tasks", help="list task families, their levels and what each level means",
+                   description="List the task families, their levels (* marks the default ones) and what each level "
+                   "means. Dataset benchmarks (GPQA, MMLU, MMLU-Pro, ARC) are mcq tasks with a preset in a suite "
+                   "(README, Concepts).")
+    p = sub.add_parser("show", help="print items exactly as the model sees them, with the gold answer",
+                       description="Print items exactly as the model sees them (every message of the prompt), with "
+                       "the gold answer and, for dataset items, their source id. With --suite, the suite's own tasks, "
+                       "levels, options and seed.")
     p.add_argument("task", nargs="?", help="task family, e.g. arithmetic (with --suite: a task name of the suite; default: all its tasks)")
     p.add_argument("--suite", help="show the tasks of this suite (name or .toml path), datasets included, with each item's source")
     p.add_argument("--level", help="level id (see ttc-bench tasks; default: the family's first default level)")
     p.add_argument("-n", type=int, default=2, help="how many items (default: 2)")
-    p.add_argument("--seed", type=int, default=0, help="suite seed (default: 0)")
+    p.add_argument("--seed", type=int, help="item seed (default: the suite's seed with --suite, else 0)")
 
 
 def _add_compare(sub) -> None:
@@ -109,8 +115,9 @@ def _add_compare(sub) -> None:
         "compare",
         help="paired comparison of two runs: the CI regression gate (exit 1 on a real drop)",
         description=(
-            "Pair two runs on (task, item, budget, sample) and test every task x budget x metric "
-            "(pass@1, maj@k at the largest k, tokens per item) for a statistically significant change. "
+            "Pair two runs on (task, item, budget, sample) and test every task x budget x metric for a "
+            "statistically significant change: pass@1, pass@1 with errors counted as wrong, maj@k at the largest "
+            "k and the error rate are gated; tokens per item are shown, and gated with --max-token-increase. "
             "Exit 1 when a gated metric regresses beyond the tolerance, 0 otherwise, 2 for unusable input."
         ),
     )
@@ -151,7 +158,10 @@ def _add_probe(sub) -> None:
 
 
 def _add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="serve the embedded model on 127.0.0.1 until Ctrl-C (for use with --base-url)")
+    p = sub.add_parser("serve", help="serve the embedded model on 127.0.0.1 until Ctrl-C (for use with --base-url)",
+                       description="Start the embedded model (SmolLM2-135M-Instruct, or --gguf) in llama.cpp's "
+                       "OpenAI-compatible server on 127.0.0.1 and keep it up until Ctrl-C, for runs or other tools "
+                       "that take a --base-url.")
     p.add_argument("--gguf", help="serve this GGUF file instead of the bundled SmolLM2")
     p.add_argument("--port", type=_port, help="port (default: a free one)")
 

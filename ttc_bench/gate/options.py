@@ -91,3 +91,32 @@ def outputs_from(args: argparse.Namespace):
         return Path(value) if value else None
 
     return Outputs(path(args.report_dir), path(args.junit), path(args.markdown), path(args.json_path))
+
+
+# The gate flags `run` takes for --baseline, and the values that mean "not given".
+_GATE_DEFAULTS = {
+    "max_drop": 0.0, "max_token_increase": None, "max_error_increase": 0.0, "mde_target": None, "mid_p": False,
+    "fail_inconclusive": False, "metrics": None, "junit": None, "markdown": None, "json_path": None, "report_dir": None,
+}  # fmt: skip
+
+
+def check_before_run(args: argparse.Namespace) -> None:
+    """`run --baseline`: what the comparison after the run will need, checked before the run
+    spends anything (a typo in the baseline folder or a metric name would otherwise show up
+    only after a whole paid sweep); gate flags without --baseline are refused, not ignored."""
+    from ..errors import UserError
+
+    given = [name for name, default in _GATE_DEFAULTS.items() if getattr(args, name, default) != default]
+    if args.baseline is None:
+        if given:
+            flag = "--json" if given[0] == "json_path" else "--" + given[0].replace("_", "-")
+            raise UserError(f"{flag} sets the regression gate, which runs only with --baseline RUN_DIR; add it or drop {flag}")
+        return
+    from ..metrics import registry
+    from ..store import RunFolder
+
+    RunFolder.resolve(Path(args.baseline))
+    known = [m.name for m in registry.metrics()]
+    unknown = [name for name in args.metrics or () if name not in known]
+    if unknown:
+        raise UserError(f"unknown metric {unknown[0]!r}; choose from {', '.join(known)}")
