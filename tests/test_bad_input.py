@@ -54,6 +54,9 @@ FLAG_CASES = [
     (["--tasks", "arithmetic:L99"], "no level 'L99'"),
     (["--tasks", "arithmetic", "sudoku:huge"], "task 'sudoku' has no level 'huge'"),
     (["--tasks", ":add-1d"], "bad --tasks entry"),
+    (["--tasks", "arithmetic:"], "bad --tasks entry 'arithmetic:'"),
+    (["--tasks", "mcq:mmlu"], "set preset = \"gpqa-diamond\""),
+    (["--tasks", "arithmetic", "extra"], "unknown task family 'extra'"),
     # malformed budgets
     (["--budgets", "tokens:lots"], "bad budget 'tokens:lots'"),
     (["--budgets", "tokens:0"], "must be between 1 and"),
@@ -224,3 +227,18 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     proc = _real("--debug", "run", "--tasks", "nonsense", "--out", tmp_path / "out", "--no-progress")
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr and "UserError: unknown task family 'nonsense'" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["report", "some-run", "--bogus"], "unrecognized arguments: --bogus (see ttc-bench report --help)"),
+    (["compare", "--metrics", "pass@1", "a", "b"], "put BASELINE CURRENT before flags that take several values"),
+])
+def test_argument_errors_name_the_commands_help(cli, argv, words):
+    code, out, err = cli(*argv)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    proc = subprocess.run(f"{sys.executable} -m ttc_bench.cli show --suite standard -n 50 | head -1",
+                          shell=True, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.startswith("=== ") and "Traceback" not in proc.stderr, proc.stderr

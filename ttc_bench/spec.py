@@ -295,8 +295,8 @@ def suite_tasks(suite: str) -> tuple[list[TaskSpec], int]:
 
 def parse_task_arg(text: str) -> TaskSpec:
     """``family`` or ``family:level1,level2`` from --tasks."""
-    family, _, levels = text.partition(":")
-    if not family:
+    family, colon, levels = text.partition(":")
+    if not family or (colon and not levels.strip(",")):
         raise UserError(f"bad --tasks entry {text!r}: expected FAMILY or FAMILY:LEVEL[,LEVEL]")
     return TaskSpec(name=family, family=family, levels=[v for v in levels.split(",") if v], items=DEFAULT_ITEMS)
 

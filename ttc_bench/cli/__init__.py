@@ -17,7 +17,13 @@ from .parser import build_parser
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command is not None:
+        # Name the command's own help, which lists the flags it takes.
+        print(f"error: unrecognized arguments: {' '.join(extra)} (see ttc-bench {args.command} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    if extra:
+        parser.parse_args(argv)  # the top-level error, exit 2
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

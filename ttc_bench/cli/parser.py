@@ -22,6 +22,9 @@ def _port(text: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other bad input
+        if "required: baseline" in message:
+            # `compare --metrics pass@1 A B`: --metrics takes every word after it.
+            message += "; put BASELINE CURRENT before flags that take several values (--metrics)"
         self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 

@@ -97,7 +97,8 @@ def _fit_row(fit: dict, label: str | None = None) -> list[str]:
         fit["over"],
         slope_text,
         interval,
-        "-" if fit["r2"] is None else f"{fit['r2']:.2f}",
+        # A line through two points fits them exactly: R² = 1 says nothing there.
+        "-" if fit["r2"] is None or fit.get("points", 3) < 3 else f"{fit['r2']:.2f}",
         f"{f.num(fit['tokens_min'])}-{f.num(fit['tokens_max'])}",
     ]
 
