@@ -9,6 +9,7 @@ Run: python benchmarks/embedded_model.py [--items 6] [--samples 4] [--repeats 3]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -62,9 +63,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[None], help="sweep concurrency values to try (default: ttc-bench's)")
     args = parser.parse_args()
-    threads = default_threads()
+    # The server runs one thread fewer than the cores (models/local.py): the target compares
+    # it with the engine at the same thread count; the engine on every core is printed too.
+    threads, cores = default_threads(), os.cpu_count() or 1
     engine = statistics.median(engine_rate(args.items, args.samples, threads) for _ in range(args.repeats))
     print(f"engine (llama-cpp-python in-process, {threads} threads): {engine:6.1f} tokens/s (median of {args.repeats})")
+    every_core = None
+    if cores != threads:
+        every_core = statistics.median(engine_rate(args.items, args.samples, cores) for _ in range(args.repeats))
+        print(f"engine (llama-cpp-python in-process, {cores} threads): {every_core:6.1f} tokens/s (median of {args.repeats})")
     best = 0.0
     for concurrency in args.concurrency:
         rate = statistics.median(sweep_rate(args.items, args.samples, concurrency) for _ in range(args.repeats))
@@ -73,7 +80,9 @@ def main() -> int:
         best = max(best, rate)
     share = best / engine
     ok = share >= TARGET_SHARE
-    print(f"sweep / engine = {share:.0%}   target >= {TARGET_SHARE:.0%}   {'OK' if ok else 'MISSED'}")
+    print(f"sweep / engine at {threads} threads = {share:.0%}   target >= {TARGET_SHARE:.0%}   {'OK' if ok else 'MISSED'}")
+    if every_core:
+        print(f"sweep / engine at {cores} threads = {best / every_core:.0%}   (no target: the server needs a core of its own)")
     return 0 if ok else 1
 
 

@@ -30,10 +30,9 @@ def _spec(args):
 def cmd_run(args, argv: list[str]) -> int:
     from rich.console import Console
 
+    from ..gate.options import check_before_run
     from ..reporting import print_summary
     from ..sweep import run_sweep
-
-    from ..gate.options import check_before_run
 
     check_before_run(args)
     spec = _spec(args)

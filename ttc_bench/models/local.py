@@ -30,7 +30,12 @@ STARTUP_TIMEOUT_S = 120.0
 
 
 def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)
+    """Generation threads of the embedded server: one core fewer than the machine has.
+    llama.cpp's threads wait for each other by spinning, and the server's own Python
+    threads (HTTP, the request loop) need a core too: on 2 cores, 2 threads generated 15
+    tokens/s and 1 thread 79 (docs/performance.md), while llama-cpp-python in-process,
+    with no server threads, does best with every core."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 def find_bundled_gguf() -> Path:
