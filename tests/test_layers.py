@@ -108,3 +108,15 @@ def test_no_import_cycles():
     for module in sorted(graph):
         if module not in state:
             visit(module, [])
+
+
+def test_the_wheel_ships_every_package():
+    """pyproject lists the packages by hand; an editable install hides a missing one (a
+    fresh `pip install .` once lacked ttc_bench.strategies and could not start)."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"ttc_bench." + ".".join(p.parent.relative_to(root / "ttc_bench").parts)
+             for p in (root / "ttc_bench").rglob("__init__.py") if p.parent != root / "ttc_bench"}
+    assert found | {"ttc_bench"} <= listed, sorted(found - listed)
