@@ -10,7 +10,7 @@ import pytest
 from fake_server import FakeServer
 from test_report import _make_run
 from test_run_fake import add_answer
-from ttc_bench.reporting import files, plots
+from ttc_bench.reporting import files, plot_style
 
 
 def _lines(text: str, needle: str) -> list[str]:
@@ -47,7 +47,7 @@ def test_a_disk_that_fills_while_plots_are_written(tmp_path, run_cli, monkeypatc
         written.append(path)
         return real(path, write)
 
-    monkeypatch.setattr(plots, "write_atomic", fills_up)
+    monkeypatch.setattr(plot_style, "write_atomic", fills_up)
     code, out, err = run_cli("report", run)
     assert code == 2 and "Traceback" not in out + err
     failure = _lines(out, "could not write")

@@ -200,7 +200,7 @@ def _partial_table(groups: list[dict]) -> tuple | None:
 
 
 def _images(images: dict, task: str) -> list[tuple]:
-    from .plots import PLOT_KINDS, slug
+    from .plot_style import PLOT_KINDS, slug
 
     blocks = []
     for kind, caption in PLOT_KINDS.items():

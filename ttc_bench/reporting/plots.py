@@ -13,138 +13,17 @@ Agg backend. Output is byte-stable: fixed SVG hash salt, no dates or software ta
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .format import selection_curves
-from .files import WriteFailure, reason, write_atomic
-
-PLOT_KINDS = {
-    "accuracy-vs-tokens": "accuracy against tokens per item",
-    "pass1-majority-gain": "pass@1 per budget with the majority-vote gain",
-    "budget-fidelity": "requested vs used tokens per budget",
-    "level-heatmap": "pass@1 by difficulty level and budget",
-}
-FRONTIER_COLOR = "#f28e2b"
-RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
-PNG_DPI = 110
-# Line style and marker of each selection strategy's curve, in registration order.
-SELECTION_STYLES = ((":", "^"), ("-.", "v"), ((0, (1, 3)), "D"))
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-") or "task"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "svg.hashsalt": "ttc-bench",  # stable element ids: same data, same bytes
-            "svg.fonttype": "path",  # text as paths: renders without the fonts installed
-            "font.size": 10,
-            "axes.titlesize": 12,
-            "axes.labelsize": 10.5,
-            "legend.fontsize": 9,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "figure.dpi": PNG_DPI,
-        }
-    )
-    return plt
-
-
-def _save(plt, fig, out_dir: Path, name: str) -> dict[str, Path]:
-    """Write the figure as PNG and SVG, each file replaced in one step (OSError if not)."""
-    plots = out_dir / "plots"
-    written = {}
-    try:
-        plots.mkdir(parents=True, exist_ok=True)
-        for ext, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
-            path = plots / f"{name}.{ext}"
-            write_atomic(path, lambda fh: fig.savefig(fh, format=ext, dpi=PNG_DPI, metadata=metadata, bbox_inches="tight"))
-            written[f"plots/{name}.{ext}"] = path
-    finally:
-        plt.close(fig)
-    return written
-
-
-def _task_groups(summary: dict, task: str) -> list[dict]:
-    return [g for g in summary["groups"] if g["task"] == task and g["level"] is None]
-
-
-def _task_section(summary: dict, task: str) -> dict | None:
-    return next((t for t in summary.get("tasks", []) if t["task"] == task), None)
-
-
-def _budget_colors(n: int):
-    import matplotlib
-
-    # Dark to green: ordered like the budgets, and clear of the orange frontier.
-    cmap = matplotlib.colormaps["viridis"]
-    return [cmap(0.05 + 0.65 * i / max(1, n - 1)) for i in range(n)]
-
-
-def _tokens_formatter():
-    from matplotlib.ticker import FuncFormatter
-
-    def fmt(value, _pos):
-        # Ticks sit on powers of two: 1024 reads better as 1k than as 1.024k.
-        power_of_two = value >= 1 and float(value).is_integer() and (int(value) & (int(value) - 1)) == 0
-        if value >= 1 << 20 and power_of_two:
-            return f"{value / (1 << 20):g}M"
-        if value >= 1024 and power_of_two:
-            return f"{value / 1024:g}k"
-        if value >= 1e6:
-            return f"{value / 1e6:g}M"
-        if value >= 1e3:
-            return f"{value / 1e3:g}k"
-        return f"{value:g}"
-
-    return FuncFormatter(fmt)
-
-
-def _log2_axis(ax, values: list[float]) -> None:
-    from matplotlib.ticker import LogLocator, NullFormatter
-
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_locator(LogLocator(base=2))
-    ax.xaxis.set_major_formatter(_tokens_formatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    lo, hi = min(values), max(values)
-    ax.set_xlim(lo / 1.25, hi * 1.25)
-
-
-def _bound(stat: dict, side: int) -> float:
-    """One end of a statistic's 95% interval (the mean when no interval could be formed)."""
-    value = stat["ci95"][side]
-    return stat["mean"] if value is None else value
-
-
-def _subtitle(runs: list[tuple[str, dict]], task: str) -> str:
-    if len(runs) > 1:
-        return ", ".join(label for label, _ in runs)
-    label, summary = runs[0]
-    groups = _task_groups(summary, task)
-    items = max((g["items_scored"] for g in groups), default=0)
-    n = max((g["samples_per_item"] for g in groups), default=0)
-    return f"{label}: {items} items, {n} samples per item"
-
-
-def _caption(ax, runs: list[tuple[str, dict]], task: str, title: str, handles: list, legend_title: str | None = None) -> None:
-    """The chart's title over its subtitle, and its legend to the right of the axes."""
-    ax.set_title(f"{task}: {title}\n{_subtitle(runs, task)}", loc="left")
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title=legend_title)
-
+from .files import WriteFailure, reason
+from .plot_style import (
+    FRONTIER_COLOR, RUN_COLORS, SELECTION_STYLES, bound, budget_colors, caption, log2_axis, pyplot, save, slug, subtitle,
+    task_groups, task_section, tokens_formatter,
+)  # fmt: skip
 
 def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.lines import Line2D
 
     fig, ax = plt.subplots(figsize=(10, 5.4))
@@ -157,13 +36,13 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
         # A log axis cannot show 0 tokens (an endpoint that reports no usage): leave those out.
         groups = [
             {**g, "points": [p for p in g["points"] if p["tokens_per_item"] and p["tokens_per_item"] > 0]}
-            for g in _task_groups(summary, task)
+            for g in task_groups(summary, task)
         ]
         groups = [g for g in groups if g["points"]]
         if not groups:
             continue
-        section = _task_section(summary, task) or {}
-        colors = _budget_colors(len(groups)) if single else [RUN_COLORS[r % len(RUN_COLORS)]] * len(groups)
+        section = task_section(summary, task) or {}
+        colors = budget_colors(len(groups)) if single else [RUN_COLORS[r % len(RUN_COLORS)]] * len(groups)
         # The curves of the selection strategies the run names (docs/strategies.md).
         selection = list(zip(selection_curves(groups), SELECTION_STYLES))
         if single:
@@ -173,8 +52,8 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
                     pts = [p for p in pts if p["items"] >= g["items_scored"]] or pts[:1]
                 t = [p["tokens_per_item"] for p in pts]
                 maj = [100 * p["maj"]["mean"] for p in pts]
-                lo = [100 * _bound(p["maj"], 0) for p in pts]
-                hi = [100 * _bound(p["maj"], 1) for p in pts]
+                lo = [100 * bound(p["maj"], 0) for p in pts]
+                hi = [100 * bound(p["maj"], 1) for p in pts]
                 ax.fill_between(t, lo, hi, color=color, alpha=0.14, linewidth=0)
                 ax.plot(t, maj, "-o", color=color, markersize=3.5, linewidth=1.8)
                 ax.plot(t, [100 * p["pass"]["mean"] for p in pts], "--", color=color, linewidth=1.2, alpha=0.85)
@@ -185,9 +64,9 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
                     if point and point["accuracy"]["mean"] is not None and point["tokens_per_item"] > 0:
                         acc = 100 * point["accuracy"]["mean"]
                         ax.errorbar([point["tokens_per_item"]], [acc], fmt=marker, color=color, markersize=size, capsize=3,
-                                    yerr=[[acc - 100 * _bound(point["accuracy"], 0)], [100 * _bound(point["accuracy"], 1) - acc]])
+                                    yerr=[[acc - 100 * bound(point["accuracy"], 0)], [100 * bound(point["accuracy"], 1) - acc]])
                         xs.append(point["tokens_per_item"])
-                        ys.append(100 * _bound(point["accuracy"], 1))
+                        ys.append(100 * bound(point["accuracy"], 1))
                 for v in (g.get("revise") or {}).values():
                     if v["accuracy"]["mean"] is not None and v["tokens_per_item"] > 0:
                         acc = 100 * v["accuracy"]["mean"]
@@ -209,8 +88,8 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
         t1 = [g["points"][0]["tokens_per_item"] for g in groups]
         p1 = [100 * g["pass@1"]["mean"] for g in groups]
         err = [
-            [p - 100 * _bound(g["pass@1"], 0) for p, g in zip(p1, groups)],
-            [100 * _bound(g["pass@1"], 1) - p for p, g in zip(p1, groups)],
+            [p - 100 * bound(g["pass@1"], 0) for p, g in zip(p1, groups)],
+            [100 * bound(g["pass@1"], 1) - p for p, g in zip(p1, groups)],
         ]
         line_color = "black" if single else RUN_COLORS[r % len(RUN_COLORS)]
         ax.errorbar(t1, p1, yerr=err, fmt="-s", color=line_color, markersize=5, linewidth=2, capsize=3, zorder=5)
@@ -234,37 +113,37 @@ def accuracy_vs_tokens(runs: list[tuple[str, dict]], task: str, out_dir: Path) -
         ]
         handles += [Line2D([], [], color="grey", linestyle=style, marker=marker, markersize=4, label=m.name)
                     for m, (style, marker) in selection]
-        if any(g.get("selfverify") for _, s in runs for g in _task_groups(s, task)):
+        if any(g.get("selfverify") for _, s in runs for g in task_groups(s, task)):
             handles.append(Line2D([], [], color="grey", linestyle="none", marker="P", markersize=9,
                                   label="selfverify: vote over the answers the model judged correct (95% CI)"))
-        if any(g.get("revise") for _, s in runs for g in _task_groups(s, task)):
+        if any(g.get("revise") for _, s in runs for g in task_groups(s, task)):
             handles.append(Line2D([], [], color="grey", linestyle="none", marker="X", markersize=8,
                                   label="revise:R: a sample, then up to R rounds of revision"))
-        if any(g.get("adaptive") for _, s in runs for g in _task_groups(s, task)):
+        if any(g.get("adaptive") for _, s in runs for g in task_groups(s, task)):
             handles.append(Line2D([], [], color="grey", linestyle="none", marker="*", markersize=10,
                                   label="adaptive: majority vote of the samples drawn (95% CI)"))
     if xs:
-        _log2_axis(ax, xs)
+        log2_axis(ax, xs)
     else:
         ax.set_xticks([])
         ax.text(0.5, 0.5, "the endpoint reported no completion tokens:\nnothing to place on a token axis", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylim(0, min(104, max(ys + [10]) * 1.1 + 2))
     ax.set_xlabel("tokens per item = k x mean completion tokens per sample (log2 scale)")
     ax.set_ylabel("accuracy (%)")
-    _caption(ax, runs, task, "accuracy vs tokens per item", handles, "budget (samples k)" if single else None)
-    return _save(plt, fig, out_dir, f"{slug(task)}-accuracy-vs-tokens")
+    caption(ax, runs, task, "accuracy vs tokens per item", handles, "budget (samples k)" if single else None)
+    return save(plt, fig, out_dir, f"{slug(task)}-accuracy-vs-tokens")
 
 
 def _bars(plt, runs: list[tuple[str, dict]], task: str):
     """A bar chart's budgets (in run order), figure, axes and bar width: one bar per run
     at each budget."""
-    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
+    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in task_groups(s, task)))
     fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(budgets) * max(1, len(runs)) + 2.5), 5))
     return budgets, fig, ax, 0.8 / len(runs)
 
 
 def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.patches import Patch
 
     from matplotlib.lines import Line2D
@@ -277,7 +156,7 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
     marks: dict[str, str] = {}
     for r, (label, summary) in enumerate(runs):
         color = "#4e79a7" if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
-        by_budget = {g["budget"]: g for g in _task_groups(summary, task)}
+        by_budget = {g["budget"]: g for g in task_groups(summary, task)}
         for b_index, budget in enumerate(budgets):
             g = by_budget.get(budget)
             if not g or not g["points"]:
@@ -287,7 +166,7 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
             last = g["points"][-1]
             maj = 100 * last["maj"]["mean"]
             ns.add(last["k"])
-            lo, hi = 100 * _bound(g["pass@1"], 0), 100 * _bound(g["pass@1"], 1)
+            lo, hi = 100 * bound(g["pass@1"], 0), 100 * bound(g["pass@1"], 1)
             ax.bar(x, p1, width * 0.92, color=color, zorder=2)
             ax.errorbar(x - width * 0.2, p1, yerr=[[p1 - lo], [hi - p1]], color="black", capsize=3, linewidth=1, zorder=4)
             gain = maj - p1
@@ -317,7 +196,7 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
                 for name, marker in marks.items()]
     labels = []
     for budget in budgets:
-        tokens = [g["mean_completion_tokens"] for _, s in runs for g in _task_groups(s, task) if g["budget"] == budget]
+        tokens = [g["mean_completion_tokens"] for _, s in runs for g in task_groups(s, task) if g["budget"] == budget]
         labels.append(f"{budget}\n~{tokens[0]:.0f} tok/sample" if len(tokens) == 1 else budget)
     ax.set_xticks(range(len(budgets)), labels)
     ax.set_ylim(0, min(105, top * 1.12 + 4))
@@ -325,8 +204,8 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
     ax.set_xlabel("reasoning budget (mean completion tokens per sample)" if len(runs) == 1 else "reasoning budget")
     ax.grid(axis="x", visible=False)
     strategies = "; markers: other strategies" if marks else ""
-    _caption(ax, runs, task, f"pass@1 per budget, shaded: gain of a majority vote over {k_text}{strategies}", handles)
-    return _save(plt, fig, out_dir, f"{slug(task)}-pass1-majority-gain")
+    caption(ax, runs, task, f"pass@1 per budget, shaded: gain of a majority vote over {k_text}{strategies}", handles)
+    return save(plt, fig, out_dir, f"{slug(task)}-pass1-majority-gain")
 
 
 def _strategy_marks(g: dict) -> dict[str, tuple[str, float]]:
@@ -348,7 +227,7 @@ def _strategy_marks(g: dict) -> dict[str, tuple[str, float]]:
 
 
 def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -358,7 +237,7 @@ def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> d
     fields: dict[str, str] = {}
     for r, (label, summary) in enumerate(runs):
         color = "#59a14f" if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
-        by_budget = {g["budget"]: g for g in _task_groups(summary, task)}
+        by_budget = {g["budget"]: g for g in task_groups(summary, task)}
         for b_index, budget in enumerate(budgets):
             g = by_budget.get(budget)
             if not g or g["fidelity"]["used_median"] is None:
@@ -389,7 +268,7 @@ def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> d
     positive = [v for v in values if v and v > 0]
     if positive and max(positive) / max(1.0, min(positive)) > 30:
         ax.set_yscale("log", base=2)
-        ax.yaxis.set_major_formatter(_tokens_formatter())
+        ax.yaxis.set_major_formatter(tokens_formatter())
         ax.set_ylabel("tokens per sample (log2 scale)")
     else:
         ax.set_ylabel("tokens per sample")
@@ -398,16 +277,16 @@ def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> d
     ax.set_xticks(range(len(budgets)), [f"{b}\nused = {fields.get(b, 'completion')} tokens" for b in budgets])
     ax.set_xlabel("reasoning budget")
     ax.grid(axis="x", visible=False)
-    _caption(ax, runs, task, "budget fidelity, requested vs used tokens", handles)
-    return _save(plt, fig, out_dir, f"{slug(task)}-budget-fidelity")
+    caption(ax, runs, task, "budget fidelity, requested vs used tokens", handles)
+    return save(plt, fig, out_dir, f"{slug(task)}-budget-fidelity")
 
 
 def level_heatmap(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
-    plt = _pyplot()
+    plt = pyplot()
     import numpy as np
 
-    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in _task_groups(s, task)))
-    levels = list(dict.fromkeys(lv for _, s in runs for lv in (_task_section(s, task) or {}).get("levels", [])))
+    budgets = list(dict.fromkeys(g["budget"] for _, s in runs for g in task_groups(s, task)))
+    levels = list(dict.fromkeys(lv for _, s in runs for lv in (task_section(s, task) or {}).get("levels", [])))
     panel = 0.42 * len(levels) + 0.9
     fig, axes = plt.subplots(
         len(runs),
@@ -431,11 +310,11 @@ def level_heatmap(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
         ax.set_yticks(range(len(levels)), levels)
         ax.grid(False)
         ax.set_ylabel("difficulty level")
-        ax.set_title(_subtitle([(label, summary)], task), loc="left", fontsize=10)
+        ax.set_title(subtitle([(label, summary)], task), loc="left", fontsize=10)
     axes[-1, 0].set_xlabel("reasoning budget")
     fig.suptitle(f"{task}: pass@1 (%) by difficulty level and budget", x=0.01, ha="left", fontsize=12)
     fig.colorbar(image, ax=axes[:, 0].tolist(), label="pass@1 (%)", fraction=0.05, pad=0.02)
-    return _save(plt, fig, out_dir, f"{slug(task)}-level-heatmap")
+    return save(plt, fig, out_dir, f"{slug(task)}-level-heatmap")
 
 
 def task_names(runs: list[tuple[str, dict]]) -> list[str]:
@@ -459,7 +338,7 @@ def plot_all(runs: list[tuple[str, dict]], out_dir: Path) -> tuple[dict[str, Pat
     jobs = [
         (task, kind)
         for task in task_names(runs)
-        if any(g["points"] for _, s in runs for g in _task_groups(s, task))
+        if any(g["points"] for _, s in runs for g in task_groups(s, task))
         for kind in PLOTTERS
     ]
     written: dict[str, Path] = {}
