@@ -176,6 +176,8 @@ class TaskAdapter:
         return level
 
     def item(self, seed: int, level: str, index: int) -> Item:
+        """Item ``index`` of ``level``, the same for the same seed on any machine (every
+        family implements it)."""
         raise NotImplementedError
 
     def items(self, seed: int, level: str, n: int) -> list[Item]:
@@ -194,6 +196,8 @@ class TaskAdapter:
         raise NotImplementedError
 
     def verify(self, item: Item, answer: str) -> Verdict:
+        """Whether a parsed answer is right against ``item.gold``, with partial credit (every
+        family implements it)."""
         raise NotImplementedError
 
     def check(self, item: Item, answer: str) -> Check | None:

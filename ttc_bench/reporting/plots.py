@@ -142,11 +142,26 @@ def _bars(plt, runs: list[tuple[str, dict]], task: str):
     return budgets, fig, ax, 0.8 / len(runs)
 
 
-def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
-    plt = pyplot()
+def _bar_cells(runs: list[tuple[str, dict]], task: str, budgets: list[str], width: float, single_color: str, handles: list):
+    """Each bar of a bar chart: (budget, colour, x position, group), one per run at each
+    budget it has; with several runs, each run's legend patch is added to ``handles``."""
     from matplotlib.patches import Patch
 
+    for r, (label, summary) in enumerate(runs):
+        color = single_color if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
+        by_budget = {g["budget"]: g for g in task_groups(summary, task)}
+        for b_index, budget in enumerate(budgets):
+            g = by_budget.get(budget)
+            if g:
+                yield budget, color, b_index + (r - (len(runs) - 1) / 2) * width, g
+        if len(runs) > 1:
+            handles.append(Patch(color=color, label=label))
+
+
+def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dict[str, Path]:
+    plt = pyplot()
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     budgets, fig, ax, width = _bars(plt, runs, task)
     top = 10.0
@@ -154,37 +169,30 @@ def majority_gain(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> dic
     ns = set()
     losses = False
     marks: dict[str, str] = {}
-    for r, (label, summary) in enumerate(runs):
-        color = "#4e79a7" if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
-        by_budget = {g["budget"]: g for g in task_groups(summary, task)}
-        for b_index, budget in enumerate(budgets):
-            g = by_budget.get(budget)
-            if not g or not g["points"]:
-                continue
-            x = b_index + (r - (len(runs) - 1) / 2) * width
-            p1 = 100 * g["pass@1"]["mean"]
-            last = g["points"][-1]
-            maj = 100 * last["maj"]["mean"]
-            ns.add(last["k"])
-            lo, hi = 100 * bound(g["pass@1"], 0), 100 * bound(g["pass@1"], 1)
-            ax.bar(x, p1, width * 0.92, color=color, zorder=2)
-            ax.errorbar(x - width * 0.2, p1, yerr=[[p1 - lo], [hi - p1]], color="black", capsize=3, linewidth=1, zorder=4)
-            gain = maj - p1
-            if gain >= 0:
-                ax.bar(x, gain, width * 0.92, bottom=p1, color=color, alpha=0.35, hatch="///", edgecolor=color, linewidth=0, zorder=2)
-            else:
-                ax.bar(x, -gain, width * 0.92, bottom=maj, color="none", hatch="xx", edgecolor="#c0392b", linewidth=0, zorder=3)
-            ax.text(x + width * 0.08, max(hi, maj) + 1.0, f"maj@{last['k']} {maj:.0f}%", ha="center", va="bottom", fontsize=8.5, fontweight="bold")
-            losses |= gain < 0
-            ax.text(x + width * 0.08, p1 / 2, f"{p1:.0f}%", ha="center", va="center", fontsize=8.5, color="white" if p1 > 8 else "black", zorder=5)
-            top = max(top, hi, maj)
-            for i, (name, (marker, value)) in enumerate(_strategy_marks(g).items()):
-                # The strategies the run names, side by side with the vote (docs/strategies.md).
-                ax.plot([x + width * (0.22 + 0.07 * i)], [value], marker, color="black", markerfacecolor="white", markersize=8, zorder=6)
-                marks[name] = marker
-                top = max(top, value)
-        if len(runs) > 1:
-            handles.append(Patch(color=color, label=label))
+    for budget, color, x, g in _bar_cells(runs, task, budgets, width, "#4e79a7", handles):
+        if not g["points"]:
+            continue
+        p1 = 100 * g["pass@1"]["mean"]
+        last = g["points"][-1]
+        maj = 100 * last["maj"]["mean"]
+        ns.add(last["k"])
+        lo, hi = 100 * bound(g["pass@1"], 0), 100 * bound(g["pass@1"], 1)
+        ax.bar(x, p1, width * 0.92, color=color, zorder=2)
+        ax.errorbar(x - width * 0.2, p1, yerr=[[p1 - lo], [hi - p1]], color="black", capsize=3, linewidth=1, zorder=4)
+        gain = maj - p1
+        if gain >= 0:
+            ax.bar(x, gain, width * 0.92, bottom=p1, color=color, alpha=0.35, hatch="///", edgecolor=color, linewidth=0, zorder=2)
+        else:
+            ax.bar(x, -gain, width * 0.92, bottom=maj, color="none", hatch="xx", edgecolor="#c0392b", linewidth=0, zorder=3)
+        ax.text(x + width * 0.08, max(hi, maj) + 1.0, f"maj@{last['k']} {maj:.0f}%", ha="center", va="bottom", fontsize=8.5, fontweight="bold")
+        losses |= gain < 0
+        ax.text(x + width * 0.08, p1 / 2, f"{p1:.0f}%", ha="center", va="center", fontsize=8.5, color="white" if p1 > 8 else "black", zorder=5)
+        top = max(top, hi, maj)
+        for i, (name, (marker, value)) in enumerate(_strategy_marks(g).items()):
+            # The strategies the run names, side by side with the vote (docs/strategies.md).
+            ax.plot([x + width * (0.22 + 0.07 * i)], [value], marker, color="black", markerfacecolor="white", markersize=8, zorder=6)
+            marks[name] = marker
+            top = max(top, value)
     k_text = f"{next(iter(ns))} samples" if len(ns) == 1 else "all k samples of an item"
     handles += [
         Patch(facecolor="#4e79a7" if len(runs) == 1 else "grey", label="pass@1 (error bar: 95% CI)"),
@@ -235,31 +243,24 @@ def budget_fidelity(runs: list[tuple[str, dict]], task: str, out_dir: Path) -> d
     values = []
     handles = []
     fields: dict[str, str] = {}
-    for r, (label, summary) in enumerate(runs):
-        color = "#59a14f" if len(runs) == 1 else RUN_COLORS[r % len(RUN_COLORS)]
-        by_budget = {g["budget"]: g for g in task_groups(summary, task)}
-        for b_index, budget in enumerate(budgets):
-            g = by_budget.get(budget)
-            if not g or g["fidelity"]["used_median"] is None:
-                continue
-            f = g["fidelity"]
-            fields[budget] = f["used_tokens"].split("_")[0]
-            x = b_index + (r - (len(runs) - 1) / 2) * width
-            if f["requested_tokens"]:
-                ax.bar(x, f["requested_tokens"], width * 0.92, facecolor="none", edgecolor="#555555", linestyle="--", linewidth=1.2, zorder=3)
-                values.append(f["requested_tokens"])
-            ax.bar(x, max(f["used_median"], 0.5), width * 0.7, color=color, zorder=2)
-            ax.errorbar(x, f["used_median"], yerr=[[0], [max(0.0, f["used_p90"] - f["used_median"])]], color="black", capsize=4, linewidth=1, zorder=4)
-            values += [f["used_median"], f["used_p90"]]
-            peak = max(f["used_p90"], f["requested_tokens"] or 0)
-            note = f"cut off {100 * f['cut_off_rate']:.0f}%"
-            # schema 3: the share of samples within budget; schema 2 called it control
-            within = f.get("within_budget_share", f.get("control"))
-            if within is not None:
-                note += f"\nwithin {100 * within:.0f}%"
-            ax.text(x, peak, note, ha="center", va="bottom", fontsize=8)
-        if len(runs) > 1:
-            handles.append(Patch(color=color, label=label))
+    for budget, color, x, g in _bar_cells(runs, task, budgets, width, "#59a14f", handles):
+        if g["fidelity"]["used_median"] is None:
+            continue
+        f = g["fidelity"]
+        fields[budget] = f["used_tokens"].split("_")[0]
+        if f["requested_tokens"]:
+            ax.bar(x, f["requested_tokens"], width * 0.92, facecolor="none", edgecolor="#555555", linestyle="--", linewidth=1.2, zorder=3)
+            values.append(f["requested_tokens"])
+        ax.bar(x, max(f["used_median"], 0.5), width * 0.7, color=color, zorder=2)
+        ax.errorbar(x, f["used_median"], yerr=[[0], [max(0.0, f["used_p90"] - f["used_median"])]], color="black", capsize=4, linewidth=1, zorder=4)
+        values += [f["used_median"], f["used_p90"]]
+        peak = max(f["used_p90"], f["requested_tokens"] or 0)
+        note = f"cut off {100 * f['cut_off_rate']:.0f}%"
+        # schema 3: the share of samples within budget; schema 2 called it control
+        within = f.get("within_budget_share", f.get("control"))
+        if within is not None:
+            note += f"\nwithin {100 * within:.0f}%"
+        ax.text(x, peak, note, ha="center", va="bottom", fontsize=8)
     handles = [
         Patch(facecolor="none", edgecolor="#555555", linestyle="--", label="requested budget"),
         Patch(facecolor="#59a14f" if len(runs) == 1 else "grey", label="used tokens, median"),

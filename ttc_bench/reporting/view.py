@@ -203,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            pass  # the browser went away before the answer: nobody is left to tell
 
 
 class ViewServer(ThreadingHTTPServer):
