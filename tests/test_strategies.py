@@ -295,3 +295,24 @@ def test_merged_shards_keep_the_strategies_rows(tmp_path, run_cli):
         assert merged[name]["accuracy"]["mean"] == pytest.approx(whole[name]["accuracy"]["mean"])
         assert merged[name]["tokens_per_item"] == pytest.approx(whole[name]["tokens_per_item"])
     assert merged["revise"]["revise:1"]["accuracy"]["mean"] == pytest.approx(whole["revise"]["revise:1"]["accuracy"]["mean"])
+
+
+def test_judging_requests_refused_again_and_again_stop_the_run_in_one_line(tmp_path, run_cli):
+    """The samples are answered, then every judging request meets the same 400: the run
+    stops after 20 in a row, as sampling does, instead of storing one error per candidate."""
+    from fake_server import Fault
+    from test_run_fake import add_answer
+
+    def responder(request):
+        if "Proposed answer" in request["messages"][0]["content"]:
+            return Fault(400, b'{"error": {"message": "content policy: judging is not allowed here"}}')
+        return add_answer(request)
+
+    with FakeServer(responder) as server:
+        code, out, err = run_cli("run", "--model", "fake-model", "--base-url", server.base_url, "--out", tmp_path,
+                                 "--no-progress", "--tasks", "arithmetic:add-2d", "--limit", "40", "--samples", "1",
+                                 "--budgets", "tokens:64", "--concurrency", "1", "--strategies", "maj", "selfverify")
+        judged = [r for r in server.chat_requests() if "Proposed answer" in r["messages"][0]["content"]]
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "refused 20 requests in a row" in err and "judging is not allowed" in err
+    assert len(judged) == 20

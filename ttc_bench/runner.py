@@ -50,6 +50,31 @@ def refusal_hint(reason: str, param: str | None, profile_name: str) -> str:
     return f"check --api (now {profile_name}) and the budget; `ttc-bench probe` shows what this endpoint accepts"
 
 
+class RefusalStreak:
+    """The same 4xx refusal many times in a row, with nothing succeeding in between: it will
+    go on repeating, so the caller stops (the runner, and the strategies' own requests)."""
+
+    def __init__(self, where: str, profile_name: str):
+        self.where, self.profile_name = where, profile_name
+        self.reason, self.times = "", 0
+
+    @staticmethod
+    def is_refusal(exc: SampleError) -> bool:
+        return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 409, 429)
+
+    def failed(self, exc: SampleError) -> None:
+        if not self.is_refusal(exc):
+            return
+        self.times = self.times + 1 if exc.reason == self.reason else 1
+        self.reason = exc.reason
+        if self.times >= REPEATED_REFUSALS:
+            hint = refusal_hint(exc.reason, None, self.profile_name)
+            raise RepeatedRefusal(f"{self.where} refused {self.times} requests in a row: {exc.reason[:300]}; {hint}")
+
+    def succeeded(self) -> None:
+        self.reason, self.times = "", 0
+
+
 @dataclass
 class RunStats:
     planned: int = 0
@@ -74,7 +99,7 @@ class Runner:
         endpoint = client.endpoint
         self.plan = Plan(spec, self.profile, endpoint.cache_identity, endpoint.model, run_id)
         self.stats = RunStats(planned=self.plan.planned)
-        self._refusal: tuple[str, int] = ("", 0)
+        self.refusals = RefusalStreak(endpoint.public_url, self.profile.name)
         # Adaptive sampling draws the samples of an item one at a time and stops once its
         # majority answer is settled (strategies/adaptive.py).
         self.adaptive = "adaptive" in spec.strategies
@@ -207,8 +232,7 @@ class Runner:
     def _check_refusal(self, job: Job, exc: SampleError, *, probe: bool) -> None:
         """Stop the run when a refusal will repeat: a 4xx on the first request of a task
         and budget, or the same refusal many times in a row."""
-        status = exc.status
-        if status is None or not 400 <= status < 500 or status in (408, 409, 429):
+        if not RefusalStreak.is_refusal(exc):
             return
         where = self.client.endpoint.public_url
         hint = refusal_hint(exc.reason, None, self.profile.name)
@@ -221,11 +245,7 @@ class Runner:
             raise RepeatedRefusal(
                 f"{where} refused the first {job.item.task} request at {job.budget.label}: {exc.reason[:300]}; {hint}"
             )
-        reason, times = self._refusal
-        times = times + 1 if reason == exc.reason else 1
-        self._refusal = (exc.reason, times)
-        if times >= REPEATED_REFUSALS:
-            raise RepeatedRefusal(f"{where} refused {times} requests in a row: {exc.reason[:300]}; {hint}")
+        self.refusals.failed(exc)
 
     async def _probe(self, batch: list[Job]) -> list[Sample]:
         """The first request of a task and budget, alone: a refusal stops the run here."""
@@ -255,7 +275,7 @@ class Runner:
                 self.stats.prompt_tokens += row.prompt_tokens + row.reread_tokens
                 self.stats.completion_tokens += row.completion_tokens
                 if row.error is None:
-                    self._refusal = ("", 0)
+                    self.refusals.succeeded()
             if on_progress:
                 on_progress(self.stats)
 

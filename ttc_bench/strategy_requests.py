@@ -25,6 +25,7 @@ from .models.client import ChatClient
 from .models.failures import SampleError
 from .models.generation import generate
 from .plan import Plan, sample_key, sample_seed, with_generation
+from .runner import RefusalStreak
 from .sample import Sample, vote_key
 from .store import RunStore, read_rows
 from .strategies import STORE_FOLDER
@@ -110,6 +111,7 @@ async def judge_candidates(plan: Plan, client: ChatClient, run_dir: Path, concur
     stats = JudgingStats()
     store.open_for_append()
     jobs = iter(list(judgings(plan, run_dir)))
+    refusals = RefusalStreak(client.endpoint.public_url, plan.profile.name)
 
     async def worker() -> None:
         for job in jobs:  # one shared iterator: no candidate is judged twice
@@ -123,9 +125,14 @@ async def judge_candidates(plan: Plan, client: ChatClient, run_dir: Path, concur
                     sampling=plan.spec.sampling(), seed=job.seed, cue=JUDGE_CUE, answer_tokens=JUDGE_TOKENS,
                 )  # fmt: skip
                 row = _row(plan, job, gen, None, gen.attempts)
+                refusals.succeeded()
             except SampleError as exc:
                 row = _row(plan, job, None, exc.reason, exc.attempts)
                 stats.errors += 1
+                store.append(row)
+                stats.sent += 1
+                refusals.failed(exc)  # the same refusal 20 times in a row stops here
+                continue
             store.append(row)
             stats.sent += 1
             stats.completion_tokens += row.completion_tokens
@@ -189,6 +196,7 @@ async def revise_answers(plan: Plan, client: ChatClient, run_dir: Path, rounds: 
     store.open_for_append()
     chains = iter([(adapter, item, budget) for adapter, item in plan.items() for budget in plan.spec.budgets
                    if (adapter.task, item.id, budget.label) in firsts])  # fmt: skip
+    refusals = RefusalStreak(client.endpoint.public_url, plan.profile.name)
 
     async def chain(adapter: TaskAdapter, item: Item, budget: Budget) -> None:
         first = firsts[(adapter.task, item.id, budget.label)]
@@ -222,7 +230,9 @@ async def revise_answers(plan: Plan, client: ChatClient, run_dir: Path, rounds: 
                     store.append(_revision(plan, adapter, item, budget, prompt, key, seed, parent, r, None, exc.reason, exc.attempts))
                     stats.sent += 1
                     stats.errors += 1
+                    refusals.failed(exc)  # the same refusal 20 times in a row stops here
                     return  # retried when the same command runs again
+                refusals.succeeded()
                 sample = _revision(plan, adapter, item, budget, prompt, key, seed, parent, r, gen, None, gen.attempts)
                 store.append(sample)
                 stats.sent += 1
